@@ -1,0 +1,285 @@
+// One worker's share of the connections: its flow table, its connection records,
+// its expiry sweep and its counters. Owned by exactly one thread; no locks.
+//
+// The shard is generic over two policies so that the core stays DPDK-free:
+//
+//   Table (single writer), indices in [0, capacity()):
+//     uint32_t capacity() const;
+//     void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx);  // -1 = miss
+//     int32_t lookup(const flow::FlowKey& k);        // index or -1
+//     int32_t add(const flow::FlowKey& k);           // new index, or -1 when full
+//     void del(const flow::FlowKey& k);
+//   The pipeline plugs in rte_hash (pipeline/rte_table.hpp); tests use engine::StdTable.
+//
+//   Sink: bool operator()(const track::ConnRecord&); false = could not take it
+//   (counted as records_dropped).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "engine/stats.hpp"
+#include "flow/flow_key.hpp"
+#include "parse/packet.hpp"
+#include "track/tracker.hpp"
+
+namespace ws::engine {
+
+// A captured frame handed to the shard: bytes in place (zero copy) and capture time.
+struct RawPacket {
+    const uint8_t* data;
+    uint32_t caplen;
+    uint64_t ts_us;
+};
+
+inline constexpr uint32_t kMaxBurst = 64;
+
+struct ShardConfig {
+    parse::Link link = parse::Link::Ethernet;
+    parse::ParseConfig parse{};
+    track::TrackerConfig tracker{};
+    // Connections without a completed handshake may hold at most this share of the
+    // table; beyond it the oldest embryonic one makes room (SYN-flood defence).
+    uint32_t embryonic_share_pct = 50;
+    // Table slots the expiry sweep visits per call; bounds the work per poll loop.
+    uint32_t sweep_budget = 64;
+};
+
+template <class Table, class Sink>
+class Shard {
+public:
+    Shard(Table& table, Sink& sink, const ShardConfig& cfg)
+        : table_(table),
+          sink_(sink),
+          cfg_(cfg),
+          cap_(table.capacity()),
+          conns_(new (std::align_val_t(64)) track::Conn[cap_]),
+          cold_(cap_),
+          keys_(cap_),
+          gen_(cap_, 0),
+          flags_(cap_, 0),
+          fifo_(cap_ ? cap_ : 1) {
+        embryonic_cap_ = std::max<uint64_t>(1, uint64_t{cap_} * cfg_.embryonic_share_pct / 100);
+    }
+    Shard(const Shard&) = delete;
+    Shard& operator=(const Shard&) = delete;
+
+    // Parses and tracks a burst of at most kMaxBurst packets, in order.
+    void process(const RawPacket* pkts, uint32_t n) noexcept {
+        n = std::min(n, kMaxBurst);
+        ++stats_.bursts;
+        stats_.packets_rx += n;
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            parse::PacketView& v = views_[m];
+            parse::Kind k = parse::parse(pkts[i].data, pkts[i].caplen, cfg_.link, cfg_.parse, v);
+            switch (k) {
+                case parse::Kind::Tcp:
+                    sender_lo_[m] = flow::make_key(v, keys_in_[m]);
+                    ts_[m] = pkts[i].ts_us;
+                    ++m;
+                    break;
+                case parse::Kind::NonTcp:
+                    ++stats_.packets_non_tcp;
+                    if (v.is_fragment) ++stats_.fragments;
+                    break;
+                case parse::Kind::Malformed:
+                    ++stats_.packets_malformed;
+                    ++stats_.malformed[static_cast<size_t>(v.reason)];
+                    break;
+            }
+        }
+        stats_.packets_tcp += m;
+        if (m == 0) return;
+        table_.lookup_bulk(keys_in_, m, idx_);
+        for (uint32_t j = 0; j < m; ++j)
+            if (idx_[j] >= 0) __builtin_prefetch(&conns_[idx_[j]], 1, 3);
+        for (uint32_t j = 0; j < m; ++j) track_one(j);
+    }
+
+    // Ends connections whose deadline passed, visiting at most `budget` slots.
+    void sweep(uint64_t now_us, uint32_t budget) noexcept {
+        if (cap_ == 0) return;
+        for (uint32_t k = 0; k < budget; ++k) {
+            uint32_t ix = cursor_;
+            cursor_ = cursor_ + 1 == cap_ ? 0 : cursor_ + 1;
+            if (!(flags_[ix] & kLive)) continue;
+            uint64_t d = track::deadline(conns_[ix], cfg_.tracker);
+            if (now_us >= d) end(ix, expiry_reason(conns_[ix]), d);
+        }
+    }
+    void sweep(uint64_t now_us) noexcept { sweep(now_us, cfg_.sweep_budget); }
+
+    // Ends every live connection: those past their deadline as expired, the rest as
+    // flushed at `now_us` (end of capture, or shutdown).
+    void flush(uint64_t now_us) noexcept {
+        for (uint32_t ix = 0; ix < cap_; ++ix) {
+            if (!(flags_[ix] & kLive)) continue;
+            uint64_t d = track::deadline(conns_[ix], cfg_.tracker);
+            if (now_us >= d)
+                end(ix, expiry_reason(conns_[ix]), d);
+            else
+                end(ix, track::EndReason::Flushed, now_us);
+        }
+    }
+
+    const ShardStats& stats() const noexcept { return stats_; }
+    ShardStats& stats() noexcept { return stats_; }
+    uint64_t now() const noexcept { return now_; }
+    const ShardConfig& config() const noexcept { return cfg_; }
+
+    // Visits every live connection (for snapshots such as the live state view).
+    template <class F>
+    void for_each_live(F&& f) const {
+        for (uint32_t ix = 0; ix < cap_; ++ix)
+            if (flags_[ix] & kLive) f(conns_[ix], cold_[ix], keys_[ix]);
+    }
+
+private:
+    static constexpr uint8_t kLive = 1, kEmbryonic = 2;
+
+    struct FifoEntry {
+        uint32_t ix;
+        uint32_t gen;
+    };
+
+    static track::EndReason expiry_reason(const track::Conn& c) noexcept {
+        return track::is_closed(c) ? track::EndReason::Closed : track::EndReason::Timeout;
+    }
+
+    void track_one(uint32_t j) noexcept {
+        const parse::PacketView& v = views_[j];
+        const flow::FlowKey& key = keys_in_[j];
+        const uint64_t ts = ts_[j];
+        if (ts > now_) now_ = ts;
+        stats_.payload_bytes += v.payload_len;
+        if (v.checksum_checked && !v.checksum_ok) ++stats_.tcp_bad_checksum;
+
+        int32_t ix = idx_[j];
+        if (ix < 0) ix = table_.lookup(key);  // created by an earlier packet of this burst
+        if (ix >= 0) {
+            auto u = static_cast<uint32_t>(ix);
+            track::Conn& c = conns_[u];
+            uint64_t d = track::deadline(c, cfg_.tracker);
+            if (ts >= d) {
+                // Its time ran out before this packet: same result as if the sweep had been first.
+                end(u, expiry_reason(c), d);
+            } else if (track::update(c, cold_[u], v, sender_lo_[j], ts, cfg_.tracker) ==
+                       track::Action::Continue) {
+                if ((flags_[u] & kEmbryonic) && !track::is_embryonic(c)) {
+                    flags_[u] = static_cast<uint8_t>(flags_[u] & ~kEmbryonic);
+                    --stats_.live_embryonic;
+                }
+                return;
+            } else {
+                end(u, track::EndReason::Reused, ts);
+            }
+        }
+        create(key, v, sender_lo_[j], ts);
+    }
+
+    void create(const flow::FlowKey& key, const parse::PacketView& v, bool sender_lo, uint64_t ts) noexcept {
+        track::init(tmp_, tmp_cold_, v, sender_lo, ts);
+        const bool emb = track::is_embryonic(tmp_);
+        if (emb && stats_.live_embryonic >= embryonic_cap_) evict_oldest_embryonic(ts);
+        int32_t ix = table_.add(key);
+        if (ix < 0 && evict_oldest_embryonic(ts)) ix = table_.add(key);
+        if (ix < 0) {
+            // Full of established connections: those are never evicted for a newcomer.
+            ++stats_.tcp_untracked;
+            return;
+        }
+        auto u = static_cast<uint32_t>(ix);
+        conns_[u] = tmp_;
+        cold_[u] = tmp_cold_;
+        keys_[u] = key;
+        ++gen_[u];
+        flags_[u] = kLive;
+        ++stats_.connections_created;
+        ++stats_.live_connections;
+        if (emb) {
+            flags_[u] |= kEmbryonic;
+            ++stats_.live_embryonic;
+            fifo_push({u, gen_[u]});
+        }
+    }
+
+    // Oldest-first among connections still in their handshake. Amortized O(1):
+    // each FIFO entry is popped once; stale ones (completed, ended) are skipped.
+    bool evict_oldest_embryonic(uint64_t now_us) noexcept {
+        while (fifo_len_ > 0) {
+            FifoEntry e = fifo_[fifo_head_];
+            fifo_head_ = fifo_head_ + 1 == fifo_.size() ? 0 : fifo_head_ + 1;
+            --fifo_len_;
+            if ((flags_[e.ix] & (kLive | kEmbryonic)) == (kLive | kEmbryonic) && gen_[e.ix] == e.gen) {
+                ++stats_.connections_evicted_embryonic;
+                end(e.ix, track::EndReason::Evicted, now_us);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void fifo_push(FifoEntry e) noexcept {
+        if (fifo_len_ == fifo_.size()) {  // drop the oldest entry; the sweep still ends it
+            fifo_head_ = fifo_head_ + 1 == fifo_.size() ? 0 : fifo_head_ + 1;
+            --fifo_len_;
+        }
+        size_t tail = fifo_head_ + fifo_len_;
+        if (tail >= fifo_.size()) tail -= fifo_.size();
+        fifo_[tail] = e;
+        ++fifo_len_;
+    }
+
+    void end(uint32_t ix, track::EndReason why, uint64_t at_us) noexcept {
+        track::make_record(conns_[ix], cold_[ix], keys_[ix], why, at_us, cfg_.tracker, rec_);
+        if (!sink_(rec_)) ++stats_.records_dropped;
+        table_.del(keys_[ix]);
+        if (flags_[ix] & kEmbryonic) --stats_.live_embryonic;
+        flags_[ix] = 0;
+        --stats_.live_connections;
+        switch (why) {
+            case track::EndReason::Closed:
+            case track::EndReason::Reused: ++stats_.connections_closed; break;
+            case track::EndReason::Timeout: ++stats_.connections_expired; break;
+            case track::EndReason::Evicted: ++stats_.connections_evicted; break;
+            case track::EndReason::Flushed: ++stats_.connections_flushed; break;
+        }
+    }
+
+    struct AlignedDelete {
+        void operator()(track::Conn* p) const noexcept { ::operator delete[](p, std::align_val_t(64)); }
+    };
+
+    Table& table_;
+    Sink& sink_;
+    ShardConfig cfg_;
+    uint32_t cap_;
+    std::unique_ptr<track::Conn[], AlignedDelete> conns_;  // hot: one cache line each
+    std::vector<track::ConnCold> cold_;
+    std::vector<flow::FlowKey> keys_;
+    std::vector<uint32_t> gen_;   // bumped when a slot is reused: invalidates FIFO entries
+    std::vector<uint8_t> flags_;  // kLive | kEmbryonic
+    std::vector<FifoEntry> fifo_;
+    size_t fifo_head_ = 0, fifo_len_ = 0;
+    uint64_t embryonic_cap_ = 1;
+    uint32_t cursor_ = 0;
+    uint64_t now_ = 0;
+    ShardStats stats_{};
+
+    // Burst scratch, reused: nothing is allocated per packet.
+    parse::PacketView views_[kMaxBurst];
+    flow::FlowKey keys_in_[kMaxBurst];
+    bool sender_lo_[kMaxBurst];
+    uint64_t ts_[kMaxBurst];
+    int32_t idx_[kMaxBurst];
+    track::Conn tmp_{};
+    track::ConnCold tmp_cold_{};
+    track::ConnRecord rec_{};
+};
+
+}  // namespace ws::engine

@@ -1,0 +1,66 @@
+// A flow table on the standard library, for unit tests and tools that run the
+// core without DPDK. Not for the data path: it allocates on insert. The pipeline
+// uses rte_hash (pipeline/rte_table.hpp) with the same interface.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "flow/flow_key.hpp"
+
+namespace ws::engine {
+
+struct FlowKeyHash {
+    size_t operator()(const flow::FlowKey& k) const noexcept {
+        uint64_t w[5];
+        std::memcpy(w, &k, sizeof w);
+        uint64_t h = 0x9e3779b97f4a7c15ull;
+        for (uint64_t x : w) {
+            h ^= x;
+            h *= 0xff51afd7ed558ccdull;
+            h ^= h >> 32;
+        }
+        return static_cast<size_t>(h);
+    }
+};
+
+class StdTable {
+public:
+    explicit StdTable(uint32_t capacity) : cap_(capacity) {
+        free_.reserve(capacity);
+        for (uint32_t i = capacity; i > 0; --i) free_.push_back(i - 1);
+        map_.reserve(capacity);
+    }
+    uint32_t capacity() const noexcept { return cap_; }
+    int32_t lookup(const flow::FlowKey& k) const {
+        auto it = map_.find(k);
+        return it == map_.end() ? -1 : it->second;
+    }
+    void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx) const {
+        for (uint32_t i = 0; i < n; ++i) idx[i] = lookup(keys[i]);
+    }
+    int32_t add(const flow::FlowKey& k) {
+        if (auto it = map_.find(k); it != map_.end()) return it->second;
+        if (free_.empty()) return -1;
+        int32_t ix = static_cast<int32_t>(free_.back());
+        free_.pop_back();
+        map_.emplace(k, ix);
+        return ix;
+    }
+    void del(const flow::FlowKey& k) {
+        auto it = map_.find(k);
+        if (it == map_.end()) return;
+        free_.push_back(static_cast<uint32_t>(it->second));
+        map_.erase(it);
+    }
+    size_t size() const noexcept { return map_.size(); }
+
+private:
+    uint32_t cap_;
+    std::unordered_map<flow::FlowKey, int32_t, FlowKeyHash> map_;
+    std::vector<uint32_t> free_;
+};
+
+}  // namespace ws::engine
