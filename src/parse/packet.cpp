@@ -145,7 +145,7 @@ private:
 
     Kind mpls(const uint8_t* p) noexcept {
         for (int i = 0;; ++i) {
-            if (i > kMaxL2Tags) return bad(Reason::EncapTooDeep);
+            if (i >= kMaxL2Tags) return bad(Reason::EncapTooDeep);
             if (avail(p) < 4) return bad(Reason::TruncatedL2);
             bool bottom = (p[2] & 0x01) != 0;
             p += 4;
@@ -166,6 +166,9 @@ private:
         unsigned ihl = (p[0] & 0x0fu) * 4u;
         if (ihl < 20 || ihl > avail(p)) return bad(Reason::BadIhl);
         unsigned total = rd16(p + 2);
+        // Captured on the sending host with segmentation offload, the length is not
+        // filled in yet; like Zeek, take what was captured.
+        if (total == 0) total = static_cast<unsigned>(avail(p) < 0xffff ? avail(p) : 0xffff);
         if (total < ihl) return bad(Reason::BadTotalLength);
         // Trailing Ethernet padding is not IP payload; a snaplen cut keeps the header's length.
         const uint8_t* l4_end = p + total <= end_ ? p + total : end_;
@@ -238,8 +241,8 @@ private:
             case kIpTcp: return tcp(p, l4_end, l4_len);
             case kIpUdp: return udp(p, l4_end);
             case kIpGre: return gre(p, l4_end);
-            case kIpIpip: return tunnel_ip(p, true);
-            case kIpIpv6: return tunnel_ip(p, false);
+            case kIpIpip: return tunnel_ip(p, l4_end, true);
+            case kIpIpv6: return tunnel_ip(p, l4_end, false);
             default: return Kind::NonTcp;
         }
     }
@@ -253,10 +256,10 @@ private:
         return v_.encap_depth > kMaxEncapDepth ? bad(Reason::EncapTooDeep) : k;
     }
 
-    Kind tunnel_ip(const uint8_t* p, bool v4) noexcept {
+    Kind tunnel_ip(const uint8_t* p, const uint8_t* l4_end, bool v4) noexcept {
         if (!enter_tunnel()) return Kind::NonTcp;
         if (v_.encap_depth > kMaxEncapDepth) return bad(Reason::EncapTooDeep);
-        return v4 ? ipv4(p) : ipv6(p);
+        return bounded(p, l4_end, v4);
     }
 
     Kind udp(const uint8_t* p, const uint8_t* l4_end) noexcept {
@@ -274,7 +277,12 @@ private:
             return inner_ethernet(q + 8, l4_end);
         }
         if (on(cfg_.gtpu_port)) return gtpu(q, l4_end);
-        if (on(cfg_.teredo_port)) return teredo(q, l4_end);
+        // Teredo relays use any port pair, so Zeek finds Teredo by its payload; off
+        // its port we demand an exact fit of the IPv6 packet in the UDP datagram.
+        if (on(cfg_.teredo_port) || cfg_.teredo_any_port) {
+            unsigned udp_len = rd16(p + 4);
+            return teredo(q, l4_end, udp_len >= 8 ? udp_len - 8u : 0u, !on(cfg_.teredo_port));
+        }
         return Kind::NonTcp;
     }
 
@@ -307,18 +315,20 @@ private:
     }
 
     // Teredo (RFC 4380): optional authentication and origin-indication headers, then IPv6.
-    Kind teredo(const uint8_t* q, const uint8_t* l4_end) noexcept {
+    Kind teredo(const uint8_t* q, const uint8_t* l4_end, unsigned udp_payload, bool strict) noexcept {
+        // Off the Teredo port a datagram that does not fit is simply not Teredo.
+        auto cut = [&] { return strict ? Kind::NonTcp : bad(Reason::TunnelTruncated); };
         const uint8_t* r = q;
         for (int n = 0; n < 2; ++n) {
             if (l4_end - r < 2) return Kind::NonTcp;
             uint16_t ind = rd16(r);
             if (ind == 0x0001) {  // authentication: id-len, au-len, then 9 bytes
-                if (l4_end - r < 4) return bad(Reason::TunnelTruncated);
+                if (l4_end - r < 4) return cut();
                 size_t len = 4u + r[2] + r[3] + 9u;
-                if (static_cast<size_t>(l4_end - r) < len) return bad(Reason::TunnelTruncated);
+                if (static_cast<size_t>(l4_end - r) < len) return cut();
                 r += len;
             } else if (ind == 0x0000) {  // origin indication: 8 bytes
-                if (l4_end - r < 8) return bad(Reason::TunnelTruncated);
+                if (l4_end - r < 8) return cut();
                 r += 8;
             } else {
                 break;
@@ -327,6 +337,7 @@ private:
         // Only a well-formed IPv6 header makes this Teredo; other traffic on the port is not.
         if (l4_end - r < 40 || (r[0] >> 4) != 6 || static_cast<size_t>(l4_end - r) < 40u + rd16(r + 4))
             return Kind::NonTcp;
+        if (strict && static_cast<size_t>(r - q) + 40u + rd16(r + 4) != udp_payload) return Kind::NonTcp;
         enter_tunnel();
         if (v_.encap_depth > kMaxEncapDepth) return bad(Reason::EncapTooDeep);
         return bounded(r, l4_end, false);

@@ -131,6 +131,9 @@ struct ParseConfig {
     uint16_t vxlan_port = 4789;
     uint16_t gtpu_port = 2152;
     uint16_t teredo_port = 3544;
+    // Also recognise Teredo on other UDP ports (relay traffic), by an exact fit of
+    // an IPv6 packet in the datagram, as Zeek does.
+    bool teredo_any_port = true;
 };
 
 // Parses one captured frame. `caplen` is the number of bytes in the buffer.
