@@ -65,10 +65,6 @@ EndReason expiry_reason(const Conn& c) noexcept;
 // Handshake not completed: a candidate for eviction under SYN floods.
 bool is_embryonic(const Conn& c) noexcept;
 
-// The connection has finished (FIN exchange or RST seen): when its deadline passes
-// it ends as EndReason::Closed rather than Timeout. (Added for engine::Shard.)
-bool is_closed(const Conn& c) noexcept;
-
 // Endpoint state of the originator / responder (netstat view) at time now_us
 // (TIME-WAIT ends 2*MSL after it began, then the endpoint is CLOSED).
 TcpState orig_state(const Conn& c, uint64_t now_us, const TrackerConfig& cfg) noexcept;
