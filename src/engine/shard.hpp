@@ -96,6 +96,7 @@ public:
         stats_.packets_tcp += m;
         if (m == 0) return;
         table_.lookup_bulk(keys_in_, m, idx_);
+        removed_in_burst_ = false;
         for (uint32_t j = 0; j < m; ++j)
             if (idx_[j] >= 0) __builtin_prefetch(&conns_[idx_[j]], 1, 3);
         for (uint32_t j = 0; j < m; ++j) track_one(j);
@@ -108,8 +109,8 @@ public:
             uint32_t ix = cursor_;
             cursor_ = cursor_ + 1 == cap_ ? 0 : cursor_ + 1;
             if (!(flags_[ix] & kLive)) continue;
-            uint64_t d = track::deadline(conns_[ix], cfg_.tracker);
-            if (now_us >= d) end(ix, expiry_reason(conns_[ix]), d);
+            if (track::expired(conns_[ix], now_us, cfg_.tracker))
+                end(ix, track::expiry_reason(conns_[ix]), track::deadline(conns_[ix], cfg_.tracker));
         }
     }
     void sweep(uint64_t now_us) noexcept { sweep(now_us, cfg_.sweep_budget); }
@@ -119,9 +120,8 @@ public:
     void flush(uint64_t now_us) noexcept {
         for (uint32_t ix = 0; ix < cap_; ++ix) {
             if (!(flags_[ix] & kLive)) continue;
-            uint64_t d = track::deadline(conns_[ix], cfg_.tracker);
-            if (now_us >= d)
-                end(ix, expiry_reason(conns_[ix]), d);
+            if (track::expired(conns_[ix], now_us, cfg_.tracker))
+                end(ix, track::expiry_reason(conns_[ix]), track::deadline(conns_[ix], cfg_.tracker));
             else
                 end(ix, track::EndReason::Flushed, now_us);
         }
@@ -147,10 +147,6 @@ private:
         uint32_t gen;
     };
 
-    static track::EndReason expiry_reason(const track::Conn& c) noexcept {
-        return track::is_closed(c) ? track::EndReason::Closed : track::EndReason::Timeout;
-    }
-
     void track_one(uint32_t j) noexcept {
         const parse::PacketView& v = views_[j];
         const flow::FlowKey& key = keys_in_[j];
@@ -159,15 +155,16 @@ private:
         stats_.payload_bytes += v.payload_len;
         if (v.checksum_checked && !v.checksum_ok) ++stats_.tcp_bad_checksum;
 
+        // The bulk lookup ran before this burst's packets: one of them may since have
+        // created this key's entry, or ended it (freeing the slot for another key).
         int32_t ix = idx_[j];
-        if (ix < 0) ix = table_.lookup(key);  // created by an earlier packet of this burst
+        if (ix < 0 || removed_in_burst_) ix = table_.lookup(key);
         if (ix >= 0) {
             auto u = static_cast<uint32_t>(ix);
             track::Conn& c = conns_[u];
-            uint64_t d = track::deadline(c, cfg_.tracker);
-            if (ts >= d) {
+            if (track::expired(c, ts, cfg_.tracker)) {
                 // Its time ran out before this packet: same result as if the sweep had been first.
-                end(u, expiry_reason(c), d);
+                end(u, track::expiry_reason(c), track::deadline(c, cfg_.tracker));
             } else if (track::update(c, cold_[u], v, sender_lo_[j], ts, cfg_.tracker) ==
                        track::Action::Continue) {
                 if ((flags_[u] & kEmbryonic) && !track::is_embryonic(c)) {
@@ -239,6 +236,7 @@ private:
         track::make_record(conns_[ix], cold_[ix], keys_[ix], why, at_us, cfg_.tracker, rec_);
         if (!sink_(rec_)) ++stats_.records_dropped;
         table_.del(keys_[ix]);
+        removed_in_burst_ = true;
         if (flags_[ix] & kEmbryonic) --stats_.live_embryonic;
         flags_[ix] = 0;
         --stats_.live_connections;
@@ -269,6 +267,7 @@ private:
     uint64_t embryonic_cap_ = 1;
     uint32_t cursor_ = 0;
     uint64_t now_ = 0;
+    bool removed_in_burst_ = false;
     ShardStats stats_{};
 
     // Burst scratch, reused: nothing is allocated per packet.

@@ -1,0 +1,414 @@
+#include "report/conn_log.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include "flow/flow_key.hpp"
+#include "parse/packet.hpp"
+
+namespace ws::report {
+namespace {
+
+using track::ConnRecord;
+
+// ---- uid -----------------------------------------------------------------------
+
+// SplitMix64's finaliser (Stafford's Mix13): a bijection with full avalanche.
+constexpr uint64_t mix64(uint64_t x) noexcept {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+// Words are assembled little-endian from bytes so the uid does not depend on the
+// host's byte order.
+uint64_t load_le64(const uint8_t* p) noexcept {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+uint64_t hash_words(const uint64_t* w, size_t n, uint64_t seed) noexcept {
+    uint64_t h = mix64(seed ^ n);
+    for (size_t i = 0; i < n; ++i) h = mix64(h ^ w[i]) + 0x9e3779b97f4a7c15ull;
+    return mix64(h);
+}
+
+constexpr char kBase62[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+// Least significant digit first, as Zeek's uitoa_n writes them; fixed width.
+char* put_base62(uint64_t v, int digits, char* out) noexcept {
+    for (int i = 0; i < digits; ++i) {
+        *out++ = kBase62[v % 62];
+        v /= 62;
+    }
+    return out;
+}
+
+// ---- numbers and text ---------------------------------------------------------
+
+void put_uint(std::string& out, uint64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+// Microseconds as seconds with exactly 6 decimals: integer arithmetic, no rounding.
+void put_micros(std::string& out, uint64_t us) {
+    put_uint(out, us / 1000000);
+    char frac[7] = {'.', '0', '0', '0', '0', '0', '0'};
+    uint64_t f = us % 1000000;
+    for (int i = 6; i >= 1; --i) {
+        frac[i] = static_cast<char>('0' + f % 10);
+        f /= 10;
+    }
+    out.append(frac, sizeof frac);
+}
+
+void put_addr(std::string& out, const parse::Addr& a) {
+    char buf[64];
+    size_t n = parse::format_addr(a, buf, sizeof buf);
+    out.append(buf, n);
+}
+
+std::string_view history_of(const ConnRecord& r) noexcept {
+    std::string_view h(r.history, strnlen(r.history, sizeof r.history));
+    if (h == "-") return {};  // the unset marker itself means "no history"
+    return h;
+}
+
+bool orig_syn_seen(std::string_view h) noexcept {
+    return h.find_first_of("SH") != std::string_view::npos;
+}
+bool resp_syn_seen(std::string_view h) noexcept {
+    return h.find_first_of("sh") != std::string_view::npos;
+}
+
+std::string_view closer_name(track::Closer c) noexcept {
+    switch (c) {
+        case track::Closer::None: return {};
+        case track::Closer::Orig: return "orig";
+        case track::Closer::Resp: return "resp";
+        case track::Closer::Both: return "both";
+    }
+    return {};
+}
+
+// Zeek's ASCII writer escapes bytes that would break a column as \xNN.
+void put_tsv_text(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c >= 0x7f || c == '\\') {
+            const char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
+            out.append(esc, 4);
+        } else {
+            out.push_back(ch);
+        }
+    }
+}
+
+// RFC 8259 string body. Bytes >= 0x80 are escaped as \u00XX (Latin-1) so that the
+// output stays valid UTF-8 whatever the input holds.
+void put_json_text(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out.append("\\\""); break;
+            case '\\': out.append("\\\\"); break;
+            case '\n': out.append("\\n"); break;
+            case '\r': out.append("\\r"); break;
+            case '\t': out.append("\\t"); break;
+            default:
+                if (c < 0x20 || c >= 0x7f) {
+                    const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+                    out.append(esc, 6);
+                } else {
+                    out.push_back(ch);
+                }
+        }
+    }
+}
+
+// Days since 1970-01-01 to a civil date (H. Hinnant's algorithm), avoiding
+// gmtime_r's dependence on the C library's time zone state.
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) noexcept {
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const auto doe = static_cast<uint64_t>(z - era * 146097);
+    const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = static_cast<int64_t>(yoe) + era * 400;
+    const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const uint64_t mp = (5 * doy + 2) / 153;
+    d = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
+    m = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
+    if (m <= 2) ++y;
+}
+
+// ---- the columns ----------------------------------------------------------------
+
+// One column of a record in a format-neutral form, so TSV and JSON share the
+// decisions about what is set.
+struct Field {
+    enum class T : uint8_t { Unset, Text, Count, Micros, Bool, Addr } type = T::Unset;
+    std::string_view text{};
+    uint64_t num = 0;
+    const parse::Addr* addr = nullptr;
+};
+
+Field unset() { return {}; }
+Field text(std::string_view s) { return {Field::T::Text, s, 0, nullptr}; }
+Field count(uint64_t v) { return {Field::T::Count, {}, v, nullptr}; }
+Field micros(uint64_t v) { return {Field::T::Micros, {}, v, nullptr}; }
+Field boolean(bool v) { return {Field::T::Bool, {}, v ? 1u : 0u, nullptr}; }
+Field address(const parse::Addr& a) { return {Field::T::Addr, {}, 0, &a}; }
+
+struct Column {
+    std::string_view name;
+    std::string_view type;  // Zeek type for the #types line
+};
+
+// The Zeek conn.log columns, in Zeek's order, then wirestate's.
+constexpr std::array<Column, 37> kColumns = {{
+    {"ts", "time"},
+    {"uid", "string"},
+    {"id.orig_h", "addr"},
+    {"id.orig_p", "port"},
+    {"id.resp_h", "addr"},
+    {"id.resp_p", "port"},
+    {"proto", "enum"},
+    {"service", "string"},
+    {"duration", "interval"},
+    {"orig_bytes", "count"},
+    {"resp_bytes", "count"},
+    {"conn_state", "string"},
+    {"local_orig", "bool"},
+    {"local_resp", "bool"},
+    {"missed_bytes", "count"},
+    {"history", "string"},
+    {"orig_pkts", "count"},
+    {"orig_ip_bytes", "count"},
+    {"resp_pkts", "count"},
+    {"resp_ip_bytes", "count"},
+    {"tunnel_parents", "set[string]"},
+    {"orig_tcp_state", "string"},
+    {"resp_tcp_state", "string"},
+    {"closed_first", "string"},
+    {"rtt_syn_synack", "interval"},
+    {"rtt_synack_ack", "interval"},
+    {"orig_mss", "count"},
+    {"resp_mss", "count"},
+    {"orig_wscale", "count"},
+    {"resp_wscale", "count"},
+    {"orig_sack", "bool"},
+    {"resp_sack", "bool"},
+    {"orig_ts", "bool"},
+    {"resp_ts", "bool"},
+    {"syn_retrans", "count"},
+    {"synack_retrans", "count"},
+    {"end_reason", "string"},
+}};
+
+// Fills fields[] in kColumns order. `uid` must outlive the fields.
+void columns(const ConnRecord& r, const char* uid, std::array<Field, kColumns.size()>& f) {
+    const bool has_duration = r.duration_us > 0;
+    const bool bytes = has_duration && r.bytes_known;
+    const std::string_view hist = history_of(r);
+    const bool orig_syn = orig_syn_seen(hist), resp_syn = resp_syn_seen(hist);
+    const std::string_view closer = closer_name(r.closed_first);
+    size_t i = 0;
+    f[i++] = micros(r.ts_us);
+    f[i++] = text(std::string_view(uid, kUidLength));
+    f[i++] = address(r.orig_h);
+    f[i++] = count(r.orig_p);
+    f[i++] = address(r.resp_h);
+    f[i++] = count(r.resp_p);
+    f[i++] = text("tcp");
+    f[i++] = unset();  // service: no protocol detection
+    f[i++] = has_duration ? micros(r.duration_us) : unset();
+    f[i++] = bytes ? count(r.orig_bytes) : unset();
+    f[i++] = bytes ? count(r.resp_bytes) : unset();
+    f[i++] = text(track::zeek_state_name(r.conn_state));
+    f[i++] = unset();  // local_orig: Zeek sets it only with Site::local_nets
+    f[i++] = unset();  // local_resp
+    f[i++] = count(r.missed_bytes);
+    f[i++] = hist.empty() ? unset() : text(hist);
+    f[i++] = count(r.orig_pkts);
+    f[i++] = count(r.orig_ip_bytes);
+    f[i++] = count(r.resp_pkts);
+    f[i++] = count(r.resp_ip_bytes);
+    f[i++] = unset();  // tunnel_parents: no tunnel connections are tracked
+    f[i++] = text(track::tcp_state_name(r.orig_state));
+    f[i++] = text(track::tcp_state_name(r.resp_state));
+    f[i++] = closer.empty() ? unset() : text(closer);
+    f[i++] = r.rtt_syn_synack_us ? micros(r.rtt_syn_synack_us) : unset();
+    f[i++] = r.rtt_synack_ack_us ? micros(r.rtt_synack_ack_us) : unset();
+    f[i++] = r.orig_mss ? count(r.orig_mss) : unset();
+    f[i++] = r.resp_mss ? count(r.resp_mss) : unset();
+    f[i++] = r.orig_wscale >= 0 ? count(static_cast<uint64_t>(r.orig_wscale)) : unset();
+    f[i++] = r.resp_wscale >= 0 ? count(static_cast<uint64_t>(r.resp_wscale)) : unset();
+    f[i++] = orig_syn ? boolean(r.orig_sack_ok) : unset();
+    f[i++] = resp_syn ? boolean(r.resp_sack_ok) : unset();
+    f[i++] = orig_syn ? boolean(r.orig_ts) : unset();
+    f[i++] = resp_syn ? boolean(r.resp_ts) : unset();
+    f[i++] = count(r.syn_retrans);
+    f[i++] = count(r.synack_retrans);
+    f[i++] = text(track::end_reason_name(r.end));
+}
+
+}  // namespace
+
+void write_uid(const ConnRecord& r, char* out) noexcept {
+    // Direction-free: the same key whichever endpoint the tracker called orig.
+    parse::PacketView v;
+    v.src = r.orig_h;
+    v.dst = r.resp_h;
+    v.sport = r.orig_p;
+    v.dport = r.resp_p;
+    flow::FlowKey k;
+    flow::make_key(v, k);
+
+    uint8_t bytes[sizeof k + 8];
+    std::memcpy(bytes, &k, sizeof k);  // 40 bytes, no padding holes (static_assert in flow_key.hpp)
+    // Ports are host-order uint16 inside the key: rewrite them little-endian.
+    bytes[32] = static_cast<uint8_t>(k.lo_port);
+    bytes[33] = static_cast<uint8_t>(k.lo_port >> 8);
+    bytes[34] = static_cast<uint8_t>(k.hi_port);
+    bytes[35] = static_cast<uint8_t>(k.hi_port >> 8);
+    for (int i = 0; i < 8; ++i) bytes[sizeof k + i] = static_cast<uint8_t>(r.ts_us >> (8 * i));
+
+    uint64_t w[sizeof bytes / 8];
+    for (size_t i = 0; i < sizeof bytes / 8; ++i) w[i] = load_le64(bytes + 8 * i);
+    const uint64_t hi = hash_words(w, sizeof bytes / 8, 0x5a656b2d55494431ull);  // two independent seeds
+    const uint64_t lo = hash_words(w, sizeof bytes / 8, 0x7769726573746174ull);
+
+    out[0] = 'C';
+    char* p = put_base62(hi, 11, out + 1);  // 62^11 > 2^64
+    put_base62(lo >> 32, 6, p);             // 62^6 > 2^32: 96 bits in all
+}
+
+std::string make_uid(const ConnRecord& r) {
+    std::string s(kUidLength, '\0');
+    write_uid(r, s.data());
+    return s;
+}
+
+std::string log_time(uint64_t epoch_s) {
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(static_cast<int64_t>(epoch_s / 86400), y, mo, d);
+    uint64_t sod = epoch_s % 86400;
+    auto two = [](std::string& s, uint64_t v) {
+        s.push_back(static_cast<char>('0' + v / 10 % 10));
+        s.push_back(static_cast<char>('0' + v % 10));
+    };
+    std::string s;
+    put_uint(s, static_cast<uint64_t>(y));
+    s.push_back('-');
+    two(s, mo);
+    s.push_back('-');
+    two(s, d);
+    s.push_back('-');
+    two(s, sod / 3600);
+    s.push_back('-');
+    two(s, sod / 60 % 60);
+    s.push_back('-');
+    two(s, sod % 60);
+    return s;
+}
+
+std::string ConnLogWriter::header(uint64_t open_time_s) const {
+    if (format_ == Format::Json) return {};
+    std::string h =
+        "#separator \\x09\n"
+        "#set_separator\t,\n"
+        "#empty_field\t(empty)\n"
+        "#unset_field\t-\n"
+        "#path\tconn\n"
+        "#open\t";
+    h += log_time(open_time_s);
+    h += "\n#fields";
+    for (const Column& c : kColumns) {
+        h.push_back('\t');
+        h.append(c.name);
+    }
+    h += "\n#types";
+    for (const Column& c : kColumns) {
+        h.push_back('\t');
+        h.append(c.type);
+    }
+    h.push_back('\n');
+    return h;
+}
+
+std::string ConnLogWriter::footer(uint64_t close_time_s) const {
+    if (format_ == Format::Json) return {};
+    return "#close\t" + log_time(close_time_s) + "\n";
+}
+
+void ConnLogWriter::append(const ConnRecord& r, std::string& out) const {
+    if (format_ == Format::Json)
+        append_json(r, out);
+    else
+        append_tsv(r, out);
+}
+
+void ConnLogWriter::append_tsv(const ConnRecord& r, std::string& out) const {
+    char uid[kUidLength];
+    write_uid(r, uid);
+    std::array<Field, kColumns.size()> f;
+    columns(r, uid, f);
+    for (size_t i = 0; i < f.size(); ++i) {
+        if (i) out.push_back('\t');
+        switch (f[i].type) {
+            case Field::T::Unset: out.push_back('-'); break;
+            case Field::T::Text: put_tsv_text(out, f[i].text); break;
+            case Field::T::Count: put_uint(out, f[i].num); break;
+            case Field::T::Micros: put_micros(out, f[i].num); break;
+            case Field::T::Bool: out.push_back(f[i].num ? 'T' : 'F'); break;
+            case Field::T::Addr: put_addr(out, *f[i].addr); break;
+        }
+    }
+    out.push_back('\n');
+}
+
+void ConnLogWriter::append_json(const ConnRecord& r, std::string& out) const {
+    char uid[kUidLength];
+    write_uid(r, uid);
+    std::array<Field, kColumns.size()> f;
+    columns(r, uid, f);
+    out.push_back('{');
+    bool first = true;
+    for (size_t i = 0; i < f.size(); ++i) {
+        if (f[i].type == Field::T::Unset) continue;  // Zeek's JSON writer omits unset fields
+        if (!first) out.push_back(',');
+        first = false;
+        out.push_back('"');
+        out.append(kColumns[i].name);
+        out.append("\":");
+        switch (f[i].type) {
+            case Field::T::Unset: break;
+            case Field::T::Text:
+                out.push_back('"');
+                put_json_text(out, f[i].text);
+                out.push_back('"');
+                break;
+            case Field::T::Count: put_uint(out, f[i].num); break;
+            case Field::T::Micros: put_micros(out, f[i].num); break;
+            case Field::T::Bool: out.append(f[i].num ? "true" : "false"); break;
+            case Field::T::Addr:
+                out.push_back('"');
+                put_addr(out, *f[i].addr);
+                out.push_back('"');
+                break;
+        }
+    }
+    out.append("}\n");
+}
+
+}  // namespace ws::report
