@@ -10,7 +10,7 @@ packages=(
   # libraries (README: "Dependencies")
   libdpdk-dev dpdk libspdlog-dev libfmt-dev libpcap-dev libgtest-dev libbenchmark-dev libtomlplusplus-dev
   # integration tests: real kernel TCP in network namespaces, captures, helpers
-  iproute2 tcpdump tshark python3 curl procps
+  iproute2 ethtool tcpdump tshark python3 curl procps
 )
 
 missing=()

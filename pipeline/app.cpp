@@ -1,0 +1,605 @@
+#include "app.hpp"
+
+#include <pcap/pcap.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_mempool.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_thash.h>
+#include <sched.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/shard.hpp"
+#include "report/conn_log.hpp"
+#include "report/summary.hpp"
+#include "rte_table.hpp"
+
+namespace ws::pipeline {
+namespace {
+
+constexpr uint16_t kBurst = 32;
+constexpr unsigned kInRingSize = 4096;     // packets queued to one worker (distributor mode)
+constexpr unsigned kRecRingSize = 1u << 16;  // finished connections queued to the management core
+constexpr uint16_t kRxDesc = 1024;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+uint64_t wall_us() noexcept {
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    return static_cast<uint64_t>(tv.tv_sec) * 1000000u + static_cast<uint64_t>(tv.tv_usec);
+}
+
+// Capture time of a frame: the PMD's RX timestamp (pcap PMD: microseconds) when it
+// sets one, else the TSC-derived wall clock.
+struct Clock {
+    int ts_off = -1;
+    uint64_t ts_flag = 0;
+    uint64_t wall_base_us = 0, tsc_base = 0, tsc_hz = 1;
+
+    void init() {
+        wall_base_us = wall_us();
+        tsc_base = rte_rdtsc();
+        tsc_hz = rte_get_tsc_hz();
+    }
+    void lookup_dynfield() {
+        ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+        int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+        ts_flag = bit >= 0 ? (1ull << bit) : 0;
+    }
+    uint64_t now_us() const noexcept {
+        return wall_base_us + (rte_rdtsc() - tsc_base) * 1000000u / tsc_hz;
+    }
+    uint64_t of(const rte_mbuf* m, uint64_t wall) const noexcept {
+        if (ts_off >= 0 && (m->ol_flags & ts_flag))
+            return *RTE_MBUF_DYNFIELD(m, ts_off, const rte_mbuf_timestamp_t*);
+        return wall;
+    }
+};
+
+// Hands finished connections to the management core through a single-producer
+// ring of records taken from a shared pool. Lossy (counted) unless `wait`: in
+// replay, waiting costs nothing but time, so nothing is dropped.
+struct RecordSink {
+    rte_mempool* pool = nullptr;
+    rte_ring* ring = nullptr;
+    bool wait = false;
+
+    bool operator()(const track::ConnRecord& r) noexcept {
+        void* obj = nullptr;
+        while (rte_mempool_get(pool, &obj) != 0) {
+            if (!wait || g_stop.load(std::memory_order_relaxed)) return false;
+            rte_pause();
+        }
+        std::memcpy(obj, &r, sizeof r);
+        while (rte_ring_sp_enqueue(ring, obj) != 0) {
+            if (!wait || g_stop.load(std::memory_order_relaxed)) {
+                rte_mempool_put(pool, obj);
+                return false;
+            }
+            rte_pause();
+        }
+        return true;
+    }
+};
+
+using WorkerShard = engine::Shard<RteTable, RecordSink>;
+
+struct alignas(64) Worker {
+    unsigned id = 0;
+    unsigned lcore = 0;
+    uint16_t queue = 0;
+    bool direct_rx = false;  // polls the port itself (no distributor)
+    rte_ring* in_ring = nullptr;
+    std::unique_ptr<RteTable> table;
+    RecordSink sink;
+    std::unique_ptr<WorkerShard> shard;
+    uint64_t max_ts = 0;
+    std::atomic<bool> done{false};
+};
+
+struct App {
+    Options* opt = nullptr;
+    uint16_t port = 0;
+    bool replay = false;
+    uint64_t expected_packets = 0;  // replay: frames in the capture file
+    uint32_t linktype = 1;
+    Clock clock;
+    rte_mempool* mbufs = nullptr;
+    rte_mempool* records = nullptr;
+    std::vector<std::unique_ptr<Worker>> workers;
+    bool distribute = false;
+    std::atomic<bool> rx_done{false};
+    std::atomic<uint64_t> final_ts{0};
+    uint64_t rx_ring_drops = 0;
+
+    // management
+    FILE* conn_log = nullptr;
+    bool conn_log_owned = false;
+    std::unique_ptr<report::ConnLogWriter> writer;
+    std::string buf;
+    report::RunSummary summary;
+    std::vector<track::ConnRecord> table_rows;
+    uint64_t table_more = 0;
+};
+
+App g;
+
+[[noreturn]] void fail(const std::string& what) { throw UsageError(what); }
+
+std::string rte_error(const char* what) { return std::string(what) + ": " + rte_strerror(rte_errno); }
+
+uint64_t port_losses(uint16_t port) {
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(port, &st) != 0) return 0;
+    return st.ierrors + st.imissed + st.rx_nombuf;
+}
+
+uint64_t port_received(uint16_t port) {
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(port, &st) != 0) return 0;
+    return st.ipackets;
+}
+
+// Replay: the pcap PMD never signals end of file, so the capture's frame count
+// (read once with libpcap) decides when everything has arrived.
+bool replay_complete() {
+    return port_received(g.port) + port_losses(g.port) >= g.expected_packets;
+}
+
+// ---- management core ------------------------------------------------------
+
+void flush_log(bool force) {
+    if (g.conn_log && (force || g.buf.size() >= (1u << 20))) {
+        if (!g.buf.empty()) std::fwrite(g.buf.data(), 1, g.buf.size(), g.conn_log);
+        g.buf.clear();
+    }
+}
+
+// Drains finished connections from every worker; returns how many it took.
+unsigned mgmt_poll() {
+    unsigned total = 0;
+    void* objs[64];
+    for (auto& w : g.workers) {
+        unsigned n = rte_ring_sc_dequeue_burst(w->sink.ring, objs, 64, nullptr);
+        for (unsigned i = 0; i < n; ++i) {
+            const auto& r = *static_cast<const track::ConnRecord*>(objs[i]);
+            if (g.writer) g.writer->append(r, g.buf);
+            g.summary.count(r);
+            if (g.table_rows.size() < g.opt->table_rows) g.table_rows.push_back(r);
+            else if (g.opt->table_rows) ++g.table_more;
+        }
+        if (n) rte_mempool_put_bulk(g.records, objs, n);
+        total += n;
+    }
+    flush_log(false);
+    return total;
+}
+
+// ---- workers ----------------------------------------------------------------
+
+uint64_t end_time(const Worker& w) {
+    if (!g.replay) return g.clock.now_us();
+    if (g.distribute) return g.final_ts.load(std::memory_order_acquire);
+    return w.max_ts;
+}
+
+int worker_main(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    WorkerShard& shard = *w.shard;
+    rte_mbuf* mb[kBurst];
+    engine::RawPacket raw[kBurst];
+    uint64_t idle = 0, last_progress_tsc = rte_rdtsc();
+    const uint64_t hz = rte_get_tsc_hz();
+    for (;;) {
+        uint16_t n = w.direct_rx ? rte_eth_rx_burst(g.port, w.queue, mb, kBurst)
+                                 : static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
+                                       w.in_ring, reinterpret_cast<void**>(mb), kBurst, nullptr));
+        if (n > 0) {
+            const uint64_t t0 = rte_rdtsc();
+            const uint64_t wall = g.clock.ts_off >= 0 ? 0 : g.clock.now_us();
+            for (uint16_t i = 0; i < n; ++i) {
+                if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(mb[i + 2], void*));
+                raw[i].data = rte_pktmbuf_mtod(mb[i], const uint8_t*);
+                raw[i].caplen = mb[i]->data_len;  // headers live in the first segment
+                raw[i].ts_us = g.clock.of(mb[i], wall);
+                if (raw[i].ts_us > w.max_ts) w.max_ts = raw[i].ts_us;
+            }
+            shard.process(raw, n);
+            rte_pktmbuf_free_bulk(mb, n);
+            shard.sweep(shard.now());
+            shard.stats().cycles += rte_rdtsc() - t0;
+            idle = 0;
+            last_progress_tsc = t0;
+            continue;
+        }
+        if (!g.replay) shard.sweep(g.clock.now_us());  // live: time passes without packets
+        if (g_stop.load(std::memory_order_relaxed)) break;
+        if (w.direct_rx) {
+            if (g.replay && (idle & 63) == 0) {
+                if (replay_complete()) break;
+                // A PMD that loses frames without counting them must not hang us.
+                if (rte_rdtsc() - last_progress_tsc > 5 * hz) {
+                    spdlog::warn("replay: no frame for 5 s after {} of {}; assuming end of capture",
+                                 port_received(g.port), g.expected_packets);
+                    break;
+                }
+            }
+        } else if (g.rx_done.load(std::memory_order_acquire) && rte_ring_empty(w.in_ring)) {
+            break;
+        }
+        // Idle: yield the core after a while (our 2-core machines share it with others).
+        if (++idle > 256) rte_delay_us_sleep(20);
+        else rte_pause();
+    }
+    if (!w.direct_rx) {  // shutdown: what is already queued to us is still ours to count
+        unsigned n;
+        while ((n = rte_ring_sc_dequeue_burst(w.in_ring, reinterpret_cast<void**>(mb), kBurst, nullptr)) > 0) {
+            for (unsigned i = 0; i < n; ++i) {
+                raw[i] = {rte_pktmbuf_mtod(mb[i], const uint8_t*), mb[i]->data_len, g.clock.of(mb[i], g.clock.now_us())};
+            }
+            shard.process(raw, n);
+            rte_pktmbuf_free_bulk(mb, n);
+        }
+    }
+    shard.flush(end_time(w));
+    w.done.store(true, std::memory_order_release);
+    return 0;
+}
+
+// ---- software RSS distributor (ports without RSS: pcap, af_packet, ring, null) --
+
+// The symmetric Toeplitz key (0x6d5a repeated): hash(a->b) == hash(b->a), as a NIC
+// configured with the same key computes it.
+constexpr uint8_t kSymKey[40] = {
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
+
+uint32_t soft_rss(const parse::PacketView& v) noexcept {
+    uint32_t t[9];
+    uint32_t len;
+    auto word = [](const uint8_t* p) {
+        return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    };
+    if (parse::is_v4_mapped(v.src) && parse::is_v4_mapped(v.dst)) {
+        t[0] = word(v.src.data() + 12);
+        t[1] = word(v.dst.data() + 12);
+        t[2] = (uint32_t{v.sport} << 16) | v.dport;
+        len = 3;
+    } else {
+        for (int i = 0; i < 4; ++i) t[i] = word(v.src.data() + 4 * i), t[4 + i] = word(v.dst.data() + 4 * i);
+        t[8] = (uint32_t{v.sport} << 16) | v.dport;
+        len = 9;
+    }
+    return rte_softrss(t, len, kSymKey);
+}
+
+void distributor_main() {
+    const auto& cfg = g.workers[0]->shard->config();
+    const unsigned nw = static_cast<unsigned>(g.workers.size());
+    rte_mbuf* mb[kBurst];
+    std::vector<std::vector<rte_mbuf*>> out(nw);
+    for (auto& o : out) o.reserve(kBurst);
+    parse::PacketView v;
+    uint64_t max_ts = 0, idle = 0, last_mgmt = rte_rdtsc(), last_progress = last_mgmt;
+    const uint64_t hz = rte_get_tsc_hz();
+    for (;;) {
+        uint16_t n = rte_eth_rx_burst(g.port, 0, mb, kBurst);
+        uint64_t now_tsc = rte_rdtsc();
+        if (n > 0) {
+            const uint64_t wall = g.clock.ts_off >= 0 ? 0 : g.clock.now_us();
+            for (uint16_t i = 0; i < n; ++i) {
+                uint64_t ts = g.clock.of(mb[i], wall);
+                if (ts > max_ts) max_ts = ts;
+                unsigned target = 0;
+                if (parse::parse(rte_pktmbuf_mtod(mb[i], const uint8_t*), mb[i]->data_len,
+                                 static_cast<parse::Link>(g.linktype), cfg.parse, v) == parse::Kind::Tcp)
+                    target = soft_rss(v) % nw;
+                out[target].push_back(mb[i]);
+            }
+            for (unsigned w = 0; w < nw; ++w) {
+                auto& q = out[w];
+                size_t sent = 0;
+                while (sent < q.size()) {
+                    sent += rte_ring_sp_enqueue_burst(g.workers[w]->in_ring, reinterpret_cast<void**>(q.data() + sent),
+                                                      static_cast<unsigned>(q.size() - sent), nullptr);
+                    if (sent == q.size()) break;
+                    if (!g.replay || g_stop.load(std::memory_order_relaxed)) {
+                        // Live: a worker that cannot keep up loses packets here, counted.
+                        g.rx_ring_drops += q.size() - sent;
+                        rte_pktmbuf_free_bulk(q.data() + sent, static_cast<unsigned>(q.size() - sent));
+                        break;
+                    }
+                    mgmt_poll();  // replay: wait for the worker, keeping records flowing meanwhile
+                }
+                q.clear();
+            }
+            idle = 0;
+            last_progress = now_tsc;
+        } else {
+            if (g_stop.load(std::memory_order_relaxed)) break;
+            if (g.replay && (idle & 63) == 0) {
+                if (replay_complete()) break;
+                if (now_tsc - last_progress > 5 * hz) {
+                    spdlog::warn("replay: no frame for 5 s; assuming end of capture");
+                    break;
+                }
+            }
+            if (++idle > 256) rte_delay_us_sleep(20);
+        }
+        if (now_tsc - last_mgmt > hz / 1000) {
+            mgmt_poll();
+            last_mgmt = now_tsc;
+        }
+    }
+    g.final_ts.store(g.replay ? max_ts : g.clock.now_us(), std::memory_order_release);
+    g.rx_done.store(true, std::memory_order_release);
+}
+
+// ---- start-up -----------------------------------------------------------------
+
+std::vector<unsigned> allowed_cpus() {
+    std::vector<unsigned> cpus;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    if (cpus.empty()) cpus.push_back(0);
+    return cpus;
+}
+
+// Replay builds its own EAL command line: no NIC, no hugepages, a pcap vdev, and
+// one lcore per worker plus the main (management) lcore, mapped onto the CPUs we
+// have even when there are fewer of them.
+std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
+    auto cpus = allowed_cpus();
+    std::string lcores;
+    for (unsigned i = 0; i <= o.workers; ++i) {
+        if (i) lcores += ',';
+        lcores += std::to_string(i) + "@" + std::to_string(cpus[i % cpus.size()]);
+    }
+    unsigned mem = o.memory_mb;
+    if (mem == 0) {
+        uint64_t per_worker = (uint64_t{o.flow_table_size} * 160u >> 20) + 16;
+        mem = static_cast<unsigned>(256 + o.workers * per_worker + o.workers * 40);
+    }
+    return {argv0,
+            "--lcores=" + lcores,
+            "--no-huge",
+            "--no-pci",
+            "--no-shconf",  // no files shared with other DPDK processes: replays run side by side
+            "--file-prefix=wirestate-" + std::to_string(getpid()),
+            "--no-telemetry",
+            "-m",
+            std::to_string(mem),
+            "--log-level=lib.*:warning",
+            "--log-level=pmd.*:warning",
+            "--vdev=net_pcap0,rx_pcap=" + o.replay_file};
+}
+
+void read_capture_header(const std::string& path) {
+    char err[PCAP_ERRBUF_SIZE] = {0};
+    pcap_t* p = pcap_open_offline(path.c_str(), err);
+    if (p == nullptr) fail("cannot read capture " + path + ": " + err);
+    g.linktype = static_cast<uint32_t>(pcap_datalink(p));
+    pcap_pkthdr* h;
+    const u_char* d;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = pcap_next_ex(p, &h, &d)) == 1) ++n;
+    if (rc == PCAP_ERROR) {
+        std::string e = pcap_geterr(p);
+        pcap_close(p);
+        fail("cannot read capture " + path + ": " + e);
+    }
+    pcap_close(p);
+    if (!parse::link_supported(g.linktype))
+        fail("capture " + path + " has link type " + std::to_string(g.linktype) + ", which wirestate does not read");
+    g.expected_packets = n;
+}
+
+void setup_port(const Options& o, bool want_rss) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(g.port, &info) != 0) fail(rte_error("cannot query port"));
+    rte_eth_conf conf{};
+    uint16_t nq = 1;
+    if (want_rss) {
+        nq = static_cast<uint16_t>(o.workers);
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(kSymKey);
+        conf.rx_adv_conf.rss_conf.rss_key_len = sizeof kSymKey;
+        conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
+    }
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+    if (rte_eth_dev_configure(g.port, nq, 0, &conf) != 0) fail(rte_error("cannot configure port"));
+    uint16_t rxd = kRxDesc, txd = 0;
+    rte_eth_dev_adjust_nb_rx_tx_desc(g.port, &rxd, &txd);
+    const int socket = rte_eth_dev_socket_id(g.port) >= 0 ? rte_eth_dev_socket_id(g.port) : 0;
+    unsigned nb_mbufs = 8191 + o.workers * (kInRingSize + rxd + 2u * kBurst);
+    g.mbufs = rte_pktmbuf_pool_create("ws_mbufs", nb_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (g.mbufs == nullptr) fail(rte_error("cannot create mbuf pool (try a larger --memory-mb)"));
+    rte_eth_rxconf rxc = info.default_rxconf;
+    rxc.offloads = conf.rxmode.offloads;
+    for (uint16_t q = 0; q < nq; ++q)
+        if (rte_eth_rx_queue_setup(g.port, q, rxd, static_cast<unsigned>(socket), &rxc, g.mbufs) != 0)
+            fail(rte_error("cannot set up rx queue"));
+    if (rte_eth_dev_start(g.port) != 0) fail(rte_error("cannot start port"));
+    rte_eth_promiscuous_enable(g.port);  // a span port sees other hosts' frames
+    g.clock.lookup_dynfield();
+}
+
+void open_outputs(const Options& o) {
+    if (!o.conn_log.empty()) {
+        if (o.conn_log == "-") {
+            g.conn_log = stdout;
+        } else {
+            g.conn_log = std::fopen(o.conn_log.c_str(), "w");
+            if (!g.conn_log) fail("cannot write connection log " + o.conn_log + ": " + std::strerror(errno));
+            g.conn_log_owned = true;
+        }
+        g.writer = std::make_unique<report::ConnLogWriter>(
+            o.log_format == LogFormat::Json ? report::ConnLogWriter::Format::Json : report::ConnLogWriter::Format::Zeek);
+        g.buf = g.writer->header(wall_us() / 1000000u);
+    }
+    for (const std::string* p : {&o.stats_json, &o.alerts}) {
+        if (p->empty()) continue;
+        FILE* f = std::fopen(p->c_str(), "a");
+        if (!f) fail("cannot write " + *p + ": " + std::strerror(errno));
+        std::fclose(f);
+    }
+}
+
+void write_file(const std::string& path, const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) {
+        spdlog::error("cannot write {}: {}", path, std::strerror(errno));
+        return;
+    }
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+}
+
+}  // namespace
+
+int run(Options& o, const char* argv0) {
+    g.opt = &o;
+    g.replay = o.mode == Mode::Replay;
+    // Log lines go to stderr: stdout may carry the connection log ("--conn-log -").
+    spdlog::set_default_logger(spdlog::stderr_color_mt("wirestate"));
+    spdlog::set_pattern("wirestate [%l] %v");
+    if (g.replay) read_capture_header(o.replay_file);
+    open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
+
+    std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
+    if (!g.replay) args.insert(args.begin(), argv0);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
+        std::string why = rte_strerror(rte_errno);
+        fail("EAL initialisation failed: " + why +
+             (g.replay ? "" : " (on a machine without hugepages, add --no-huge; without a NIC, --no-pci and a --vdev)"));
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    g.clock.init();
+
+    if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
+    const uint16_t nports = rte_eth_dev_count_avail();
+    if (nports == 0) fail("no port found (give a NIC's PCI address or a --vdev such as net_af_packet0,iface=eth0)");
+    if (o.port >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port(static_cast<uint16_t>(o.port)))
+        fail("--port " + std::to_string(o.port) + " does not exist (" + std::to_string(nports) + " port(s) found)");
+    g.port = static_cast<uint16_t>(o.port);
+
+    if (rte_lcore_count() < o.workers + 1)
+        fail("--workers " + std::to_string(o.workers) + " needs " + std::to_string(o.workers + 1) +
+             " lcores (main + workers); EAL gave " + std::to_string(rte_lcore_count()));
+
+    rte_eth_dev_info info{};
+    rte_eth_dev_info_get(g.port, &info);
+    const bool rss = o.workers > 1 && info.flow_type_rss_offloads != 0 && info.max_rx_queues >= o.workers;
+    g.distribute = o.workers > 1 && !rss;
+    setup_port(o, rss);
+
+    const unsigned nrec = kRecRingSize * o.workers + 1024;
+    g.records = rte_mempool_create("ws_records", nrec, sizeof(track::ConnRecord), 256, 0, nullptr, nullptr, nullptr,
+                                   nullptr, static_cast<int>(rte_socket_id()), 0);
+    if (!g.records) fail(rte_error("cannot create record pool"));
+
+    engine::ShardConfig scfg = o.shard;
+    scfg.link = static_cast<parse::Link>(g.linktype);
+    unsigned lcore = rte_get_next_lcore(static_cast<unsigned>(-1), 1, 0);
+    for (unsigned i = 0; i < o.workers; ++i, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+        auto w = std::make_unique<Worker>();
+        w->id = i;
+        w->lcore = lcore;
+        w->queue = static_cast<uint16_t>(rss ? i : 0);
+        w->direct_rx = !g.distribute;
+        char name[RTE_RING_NAMESIZE];
+        std::snprintf(name, sizeof name, "ws_rec_%u", i);
+        w->sink.ring = rte_ring_create(name, kRecRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
+                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (!w->sink.ring) fail(rte_error("cannot create record ring"));
+        w->sink.pool = g.records;
+        w->sink.wait = g.replay;
+        if (g.distribute) {
+            std::snprintf(name, sizeof name, "ws_in_%u", i);
+            w->in_ring = rte_ring_create(name, kInRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
+                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (!w->in_ring) fail(rte_error("cannot create worker ring"));
+        }
+        w->table = std::make_unique<RteTable>(o.flow_table_size, static_cast<int>(rte_lcore_to_socket_id(lcore)), i);
+        w->shard = std::make_unique<WorkerShard>(*w->table, w->sink, scfg);
+        g.workers.push_back(std::move(w));
+    }
+
+    g.summary.source = g.replay ? o.replay_file : std::string("port ") + std::to_string(g.port);
+    g.summary.link = std::string(parse::link_name(g.linktype));
+    spdlog::info("watching {} ({} link, {} worker{}, {})", g.summary.source, g.summary.link, o.workers,
+                 o.workers == 1 ? "" : "s", rss ? "RSS" : g.distribute ? "software RSS" : "direct RX");
+    const uint64_t t0 = rte_rdtsc();
+    for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+
+    if (g.distribute) distributor_main();
+    // The management core: drain records until every worker has flushed and stopped.
+    for (;;) {
+        bool all_done = true;
+        for (auto& w : g.workers) all_done = all_done && w->done.load(std::memory_order_acquire);
+        unsigned n = mgmt_poll();
+        if (all_done && n == 0) break;
+        if (n == 0) rte_delay_us_sleep(200);
+    }
+    rte_eal_mp_wait_lcore();
+    while (mgmt_poll() > 0) {
+    }
+    const double secs = static_cast<double>(rte_rdtsc() - t0) / static_cast<double>(rte_get_tsc_hz());
+
+    auto& s = g.summary;
+    s.duration_s = secs;
+    s.rx_ring_drops = g.rx_ring_drops;
+    s.port_rx_errors = port_losses(g.port);
+    for (auto& w : g.workers) {
+        const auto& st = w->shard->stats();
+        s.totals += st;
+        s.workers.push_back({w->lcore, st.packets_rx,
+                             st.packets_rx ? static_cast<double>(st.cycles) / static_cast<double>(st.packets_rx) : 0});
+    }
+    if (g.writer) {
+        g.buf += g.writer->footer(wall_us() / 1000000u);
+        flush_log(true);
+        if (g.conn_log_owned) std::fclose(g.conn_log);
+        else std::fflush(g.conn_log);
+    }
+    if (!o.stats_json.empty()) write_file(o.stats_json, report::stats_json(s));
+    if (o.table_rows) std::fputs(report::connection_table(g.table_rows, g.table_more).c_str(), stdout);
+    if (o.summary) std::fputs(report::human_summary(s).c_str(), stdout);
+    std::fflush(stdout);
+
+    rte_eth_dev_stop(g.port);
+    rte_eth_dev_close(g.port);
+    g.workers.clear();
+    rte_eal_cleanup();
+    return 0;
+}
+
+}  // namespace ws::pipeline

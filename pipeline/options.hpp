@@ -1,0 +1,50 @@
+// Start-up configuration: a plain struct with its defaults, filled from the TOML
+// file and then the command line (the command line wins), validated once.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/shard.hpp"
+
+namespace ws::pipeline {
+
+enum class Mode { Replay, Eal };
+enum class LogFormat { Zeek, Json };
+
+struct Options {
+    Mode mode = Mode::Eal;
+    std::string replay_file;             // replay mode: the capture
+    std::vector<std::string> eal_args;   // EAL mode: everything before "--"
+
+    std::string config_path;
+    unsigned workers = 1;
+    std::string conn_log = "conn.log";  // "-" = stdout, "" = none
+    LogFormat log_format = LogFormat::Zeek;
+    std::string stats_json;
+    std::string alerts;
+    uint32_t flow_table_size = 1u << 20;  // connections per worker
+    uint32_t port = 0;                    // EAL mode: the port to watch
+    bool summary = true;                  // human summary on stdout at exit
+    uint32_t table_rows = 0;              // print up to N connections as a table at exit
+    unsigned memory_mb = 0;               // replay: EAL -m; 0 = sized from the tables
+
+    engine::ShardConfig shard{};
+};
+
+// A problem with the arguments or the configuration: printed as one line, exit 2.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Parses argv (the whole command line). Throws UsageError.
+Options parse_options(int argc, char** argv);
+
+// Applies a TOML file over `o`. Unknown keys and wrong types are errors.
+void load_config(const std::string& path, Options& o);
+
+const char* usage_text() noexcept;
+
+}  // namespace ws::pipeline

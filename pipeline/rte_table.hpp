@@ -1,0 +1,69 @@
+// engine::Shard's Table policy on DPDK's rte_hash: one table per worker, one
+// writer, no locks (no RW_CONCURRENCY flags). The index returned by
+// rte_hash_add_key is the position of the connection's record in the shard's arrays.
+#pragma once
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "flow/flow_key.hpp"
+
+namespace ws::pipeline {
+
+class RteTable {
+public:
+    RteTable(uint32_t capacity, int socket, unsigned worker) : cap_(capacity) {
+        std::snprintf(name_, sizeof name_, "ws_flows_%u", worker);
+        rte_hash_parameters p{};
+        p.name = name_;
+        p.entries = capacity;
+        p.key_len = sizeof(flow::FlowKey);
+        p.hash_func = rte_hash_crc;
+        p.hash_func_init_val = 0;
+        p.socket_id = socket;
+        // Overflow buckets make `capacity` a guarantee rather than a cuckoo-path hope.
+        p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+        h_ = rte_hash_create(&p);
+        if (h_ == nullptr)
+            throw std::runtime_error("cannot create flow table of " + std::to_string(capacity) +
+                                     " entries: " + rte_strerror(rte_errno));
+    }
+    ~RteTable() { rte_hash_free(h_); }
+    RteTable(const RteTable&) = delete;
+    RteTable& operator=(const RteTable&) = delete;
+
+    uint32_t capacity() const noexcept { return cap_; }
+
+    void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx) noexcept {
+        const void* ptrs[RTE_HASH_LOOKUP_BULK_MAX];
+        for (uint32_t done = 0; done < n;) {
+            uint32_t m = n - done < RTE_HASH_LOOKUP_BULK_MAX ? n - done : RTE_HASH_LOOKUP_BULK_MAX;
+            for (uint32_t i = 0; i < m; ++i) ptrs[i] = &keys[done + i];
+            rte_hash_lookup_bulk(h_, ptrs, m, idx + done);  // misses come back as -ENOENT
+            for (uint32_t i = 0; i < m; ++i)
+                if (idx[done + i] < 0) idx[done + i] = -1;
+            done += m;
+        }
+    }
+    int32_t lookup(const flow::FlowKey& k) noexcept {
+        int32_t r = rte_hash_lookup(h_, &k);
+        return r < 0 ? -1 : r;
+    }
+    int32_t add(const flow::FlowKey& k) noexcept {
+        int32_t r = rte_hash_add_key(h_, &k);
+        return r < 0 ? -1 : r;
+    }
+    void del(const flow::FlowKey& k) noexcept { rte_hash_del_key(h_, &k); }
+
+private:
+    char name_[RTE_HASH_NAMESIZE];
+    uint32_t cap_;
+    rte_hash* h_ = nullptr;
+};
+
+}  // namespace ws::pipeline
