@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -111,6 +112,7 @@ struct alignas(64) Worker {
     uint16_t queue = 0;
     bool direct_rx = false;  // polls the port itself (no distributor)
     rte_ring* in_ring = nullptr;
+    rte_ring* stats_ring = nullptr;  // periodic ShardStats snapshots to the management core
     std::unique_ptr<RteTable> table;
     RecordSink sink;
     std::unique_ptr<WorkerShard> shard;
@@ -123,6 +125,7 @@ struct App {
     uint16_t port = 0;
     bool replay = false;
     uint64_t expected_packets = 0;  // replay: frames in the capture file
+    uint32_t max_caplen = 0;        // replay: largest frame in the capture file
     uint32_t linktype = 1;
     Clock clock;
     rte_mempool* mbufs = nullptr;
@@ -141,6 +144,10 @@ struct App {
     report::RunSummary summary;
     std::vector<track::ConnRecord> table_rows;
     uint64_t table_more = 0;
+    rte_mempool* stats_pool = nullptr;          // periodic per-worker statistics snapshots
+    std::vector<engine::ShardStats> latest;     // newest snapshot per worker (management core)
+    uint64_t last_progress_tsc = 0;
+    uint64_t last_progress_packets = 0;
 };
 
 App g;
@@ -164,6 +171,7 @@ uint64_t port_received(uint16_t port) {
 // Replay: the pcap PMD never signals end of file, so the capture's frame count
 // (read once with libpcap) decides when everything has arrived.
 bool replay_complete() {
+    if (g.opt->infinite_rx) return false;
     return port_received(g.port) + port_losses(g.port) >= g.expected_packets;
 }
 
@@ -193,7 +201,36 @@ unsigned mgmt_poll() {
         total += n;
     }
     flush_log(false);
+    for (size_t i = 0; i < g.workers.size(); ++i) {
+        unsigned k = rte_ring_sc_dequeue_burst(g.workers[i]->stats_ring, objs, 64, nullptr);
+        if (k == 0) continue;
+        // Counters are cumulative: the newest snapshot supersedes the others.
+        std::memcpy(&g.latest[i], objs[k - 1], sizeof(engine::ShardStats));
+        rte_mempool_put_bulk(g.stats_pool, objs, k);
+    }
+    if (g.opt->stats_interval_s > 0) {
+        const uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+        if (now - g.last_progress_tsc >= static_cast<uint64_t>(g.opt->stats_interval_s * static_cast<double>(hz))) {
+            engine::ShardStats t{};
+            for (const auto& st : g.latest) t += st;
+            double secs = static_cast<double>(now - g.last_progress_tsc) / static_cast<double>(hz);
+            spdlog::info("progress: {} packets ({:.3f} Mpps), {} live connections ({} half-open), {} records",
+                         t.packets_rx, static_cast<double>(t.packets_rx - g.last_progress_packets) / secs / 1e6,
+                         t.live_connections, t.live_embryonic, g.summary.records_written);
+            g.last_progress_tsc = now;
+            g.last_progress_packets = t.packets_rx;
+        }
+    }
     return total;
+}
+
+// Workers publish cumulative counters about every 100 ms; a snapshot that finds the
+// ring full is skipped, the next one carries the same information.
+void publish_stats(Worker& w) noexcept {
+    void* obj;
+    if (rte_mempool_get(g.stats_pool, &obj) != 0) return;
+    std::memcpy(obj, &w.shard->stats(), sizeof(engine::ShardStats));
+    if (rte_ring_sp_enqueue(w.stats_ring, obj) != 0) rte_mempool_put(g.stats_pool, obj);
 }
 
 // ---- workers ----------------------------------------------------------------
@@ -209,15 +246,34 @@ int worker_main(void* arg) {
     WorkerShard& shard = *w.shard;
     rte_mbuf* mb[kBurst];
     engine::RawPacket raw[kBurst];
-    uint64_t idle = 0, last_progress_tsc = rte_rdtsc();
+    uint64_t idle = 0, last_progress_tsc = rte_rdtsc(), last_publish = last_progress_tsc;
     const uint64_t hz = rte_get_tsc_hz();
+    const bool rx_only = g.opt->rx_only;
+    if (rx_only && !w.direct_rx) {  // the ceiling is measured on the port's queues alone
+        w.done.store(true, std::memory_order_release);
+        return 0;
+    }
     for (;;) {
+        if (g_stop.load(std::memory_order_relaxed)) break;  // SIGINT, --duration: also mid-stream
+        if (rte_rdtsc() - last_publish > hz / 10) {
+            publish_stats(w);
+            last_publish = rte_rdtsc();
+        }
         uint16_t n = w.direct_rx ? rte_eth_rx_burst(g.port, w.queue, mb, kBurst)
                                  : static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
                                        w.in_ring, reinterpret_cast<void**>(mb), kBurst, nullptr));
+        if (n > 0 && rx_only) {
+            auto& st = shard.stats();
+            st.packets_rx += n;
+            st.packets_filtered += n;  // received, deliberately not analysed
+            rte_pktmbuf_free_bulk(mb, n);
+            idle = 0;
+            last_progress_tsc = rte_rdtsc();
+            continue;
+        }
         if (n > 0) {
             const uint64_t t0 = rte_rdtsc();
-            const uint64_t wall = g.clock.ts_off >= 0 ? 0 : g.clock.now_us();
+            const uint64_t wall = g.clock.now_us();
             for (uint16_t i = 0; i < n; ++i) {
                 if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(mb[i + 2], void*));
                 raw[i].data = rte_pktmbuf_mtod(mb[i], const uint8_t*);
@@ -263,6 +319,7 @@ int worker_main(void* arg) {
         }
     }
     shard.flush(end_time(w));
+    publish_stats(w);
     w.done.store(true, std::memory_order_release);
     return 0;
 }
@@ -295,7 +352,7 @@ uint32_t soft_rss(const parse::PacketView& v) noexcept {
     return rte_softrss(t, len, kSymKey);
 }
 
-void distributor_main() {
+void distributor_main(uint64_t stop_at) {
     const auto& cfg = g.workers[0]->shard->config();
     const unsigned nw = static_cast<unsigned>(g.workers.size());
     rte_mbuf* mb[kBurst];
@@ -305,10 +362,11 @@ void distributor_main() {
     uint64_t max_ts = 0, idle = 0, last_mgmt = rte_rdtsc(), last_progress = last_mgmt;
     const uint64_t hz = rte_get_tsc_hz();
     for (;;) {
+        if (g_stop.load(std::memory_order_relaxed)) break;
         uint16_t n = rte_eth_rx_burst(g.port, 0, mb, kBurst);
         uint64_t now_tsc = rte_rdtsc();
         if (n > 0) {
-            const uint64_t wall = g.clock.ts_off >= 0 ? 0 : g.clock.now_us();
+            const uint64_t wall = g.clock.now_us();
             for (uint16_t i = 0; i < n; ++i) {
                 uint64_t ts = g.clock.of(mb[i], wall);
                 if (ts > max_ts) max_ts = ts;
@@ -351,6 +409,7 @@ void distributor_main() {
         if (now_tsc - last_mgmt > hz / 1000) {
             mgmt_poll();
             last_mgmt = now_tsc;
+            if (stop_at && now_tsc >= stop_at) g_stop.store(true, std::memory_order_relaxed);
         }
     }
     g.final_ts.store(g.replay ? max_ts : g.clock.now_us(), std::memory_order_release);
@@ -383,6 +442,8 @@ std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
     if (mem == 0) {
         uint64_t per_worker = (uint64_t{o.flow_table_size} * 160u >> 20) + 16;
         mem = static_cast<unsigned>(256 + o.workers * per_worker + o.workers * 40);
+        if (o.infinite_rx)  // the PMD keeps the whole capture in mbufs
+            mem += static_cast<unsigned>((g.expected_packets * (std::min<uint64_t>(g.max_caplen, 2048) + 320)) >> 20);
     }
     return {argv0,
             "--lcores=" + lcores,
@@ -395,7 +456,7 @@ std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
             std::to_string(mem),
             "--log-level=lib.*:warning",
             "--log-level=pmd.*:warning",
-            "--vdev=net_pcap0,rx_pcap=" + o.replay_file};
+            "--vdev=net_pcap0,rx_pcap=" + o.replay_file + (o.infinite_rx ? ",infinite_rx=1" : "")};
 }
 
 void read_capture_header(const std::string& path) {
@@ -407,7 +468,10 @@ void read_capture_header(const std::string& path) {
     const u_char* d;
     uint64_t n = 0;
     int rc;
-    while ((rc = pcap_next_ex(p, &h, &d)) == 1) ++n;
+    while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
+        ++n;
+        if (h->caplen > g.max_caplen) g.max_caplen = h->caplen;
+    }
     if (rc == PCAP_ERROR) {
         std::string e = pcap_geterr(p);
         pcap_close(p);
@@ -431,20 +495,30 @@ void setup_port(const Options& o, bool want_rss) {
         conf.rx_adv_conf.rss_conf.rss_key_len = sizeof kSymKey;
         conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
     }
-    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
-    if (rte_eth_dev_configure(g.port, nq, 0, &conf) != 0) fail(rte_error("cannot configure port"));
+    // The pcap PMD's infinite_rx mode cannot chain mbufs: each holds a whole frame there.
+    const bool whole_frames = g.replay && o.infinite_rx;
+    if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) && !whole_frames)
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+    if (int rc = rte_eth_dev_configure(g.port, nq, 0, &conf); rc != 0)
+        fail(std::string("cannot configure port: ") + rte_strerror(-rc));
     uint16_t rxd = kRxDesc, txd = 0;
     rte_eth_dev_adjust_nb_rx_tx_desc(g.port, &rxd, &txd);
     const int socket = rte_eth_dev_socket_id(g.port) >= 0 ? rte_eth_dev_socket_id(g.port) : 0;
-    unsigned nb_mbufs = 8191 + o.workers * (kInRingSize + rxd + 2u * kBurst);
-    g.mbufs = rte_pktmbuf_pool_create("ws_mbufs", nb_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    uint64_t nb_mbufs = 8191 + o.workers * (kInRingSize + rxd + 2u * kBurst);
+    if (g.replay && o.infinite_rx) nb_mbufs += g.expected_packets;  // infinite_rx preloads every frame
+    // Replay knows its largest frame: smaller mbufs, less memory; larger frames chain (scatter).
+    uint16_t room = RTE_MBUF_DEFAULT_BUF_SIZE;
+    if ((g.replay && g.max_caplen + RTE_PKTMBUF_HEADROOM < room) || whole_frames)
+        room = static_cast<uint16_t>(
+            std::min<uint32_t>(std::max<uint32_t>(g.max_caplen, 128) + RTE_PKTMBUF_HEADROOM, UINT16_MAX));
+    g.mbufs = rte_pktmbuf_pool_create("ws_mbufs", static_cast<unsigned>(nb_mbufs), 256, 0, room, socket);
     if (g.mbufs == nullptr) fail(rte_error("cannot create mbuf pool (try a larger --memory-mb)"));
     rte_eth_rxconf rxc = info.default_rxconf;
     rxc.offloads = conf.rxmode.offloads;
     for (uint16_t q = 0; q < nq; ++q)
-        if (rte_eth_rx_queue_setup(g.port, q, rxd, static_cast<unsigned>(socket), &rxc, g.mbufs) != 0)
-            fail(rte_error("cannot set up rx queue"));
-    if (rte_eth_dev_start(g.port) != 0) fail(rte_error("cannot start port"));
+        if (int rc = rte_eth_rx_queue_setup(g.port, q, rxd, static_cast<unsigned>(socket), &rxc, g.mbufs); rc != 0)
+            fail(std::string("cannot set up rx queue: ") + rte_strerror(-rc));
+    if (int rc = rte_eth_dev_start(g.port); rc != 0) fail(std::string("cannot start port: ") + rte_strerror(-rc));
     rte_eth_promiscuous_enable(g.port);  // a span port sees other hosts' frames
     g.clock.lookup_dynfield();
 }
@@ -485,6 +559,7 @@ void write_file(const std::string& path, const std::string& text) {
 int run(Options& o, const char* argv0) {
     g.opt = &o;
     g.replay = o.mode == Mode::Replay;
+    if (o.infinite_rx && !g.replay) fail("--infinite-rx applies to replay only");
     // Log lines go to stderr: stdout may carry the connection log ("--conn-log -").
     spdlog::set_default_logger(spdlog::stderr_color_mt("wirestate"));
     spdlog::set_pattern("wirestate [%l] %v");
@@ -518,13 +593,18 @@ int run(Options& o, const char* argv0) {
     rte_eth_dev_info info{};
     rte_eth_dev_info_get(g.port, &info);
     const bool rss = o.workers > 1 && info.flow_type_rss_offloads != 0 && info.max_rx_queues >= o.workers;
-    g.distribute = o.workers > 1 && !rss;
+    g.distribute = o.workers > 1 && !rss && !o.rx_only;
     setup_port(o, rss);
 
     const unsigned nrec = kRecRingSize * o.workers + 1024;
     g.records = rte_mempool_create("ws_records", nrec, sizeof(track::ConnRecord), 256, 0, nullptr, nullptr, nullptr,
                                    nullptr, static_cast<int>(rte_socket_id()), 0);
     if (!g.records) fail(rte_error("cannot create record pool"));
+
+    g.stats_pool = rte_mempool_create("ws_stats", 64 * o.workers + 256, sizeof(engine::ShardStats), 0, 0, nullptr,
+                                      nullptr, nullptr, nullptr, static_cast<int>(rte_socket_id()), 0);
+    if (!g.stats_pool) fail(rte_error("cannot create statistics pool"));
+    g.latest.assign(o.workers, engine::ShardStats{});
 
     engine::ShardConfig scfg = o.shard;
     scfg.link = static_cast<parse::Link>(g.linktype);
@@ -540,6 +620,10 @@ int run(Options& o, const char* argv0) {
         w->sink.ring = rte_ring_create(name, kRecRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (!w->sink.ring) fail(rte_error("cannot create record ring"));
+        std::snprintf(name, sizeof name, "ws_stats_%u", i);
+        w->stats_ring = rte_ring_create(name, 64, static_cast<int>(rte_lcore_to_socket_id(lcore)),
+                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (!w->stats_ring) fail(rte_error("cannot create statistics ring"));
         w->sink.pool = g.records;
         w->sink.wait = g.replay;
         if (g.distribute) {
@@ -560,9 +644,12 @@ int run(Options& o, const char* argv0) {
     const uint64_t t0 = rte_rdtsc();
     for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
 
-    if (g.distribute) distributor_main();
+    g.last_progress_tsc = t0;
+    const uint64_t stop_at = o.duration_s > 0 ? t0 + static_cast<uint64_t>(o.duration_s * static_cast<double>(rte_get_tsc_hz())) : 0;
+    if (g.distribute) distributor_main(stop_at);
     // The management core: drain records until every worker has flushed and stopped.
     for (;;) {
+        if (stop_at && rte_rdtsc() >= stop_at) g_stop.store(true, std::memory_order_relaxed);
         bool all_done = true;
         for (auto& w : g.workers) all_done = all_done && w->done.load(std::memory_order_acquire);
         unsigned n = mgmt_poll();

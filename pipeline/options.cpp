@@ -62,13 +62,18 @@ void set_option(Options& o, const std::string& name, const std::string& v, const
     else if (name == "vxlan-port") p.vxlan_port = static_cast<uint16_t>(parse_uint(opt, v, 0, 65535));
     else if (name == "gtpu-port") p.gtpu_port = static_cast<uint16_t>(parse_uint(opt, v, 0, 65535));
     else if (name == "teredo-port") p.teredo_port = static_cast<uint16_t>(parse_uint(opt, v, 0, 65535));
-    else if (name == "verify-checksums" || name == "decapsulate-tunnels" || name == "summary") {
+    else if (name == "duration") o.duration_s = static_cast<double>(parse_seconds(opt, v)) / 1e6;
+    else if (name == "stats-interval") o.stats_interval_s = static_cast<double>(parse_seconds(opt, v)) / 1e6;
+    else if (name == "verify-checksums" || name == "decapsulate-tunnels" || name == "summary" ||
+             name == "infinite-rx" || name == "rx-only") {
         bool b;
         if (v == "true") b = true;
         else if (v == "false") b = false;
         else throw UsageError(opt + ": '" + v + "' is not true or false");
         if (name == "verify-checksums") p.verify_checksums = b;
         else if (name == "decapsulate-tunnels") p.decapsulate_tunnels = b;
+        else if (name == "infinite-rx") o.infinite_rx = b;
+        else if (name == "rx-only") o.rx_only = b;
         else o.summary = b;
     } else {
         throw UsageError("unknown option " + opt);
@@ -79,7 +84,7 @@ const std::set<std::string>& value_options() {
     static const std::set<std::string> s = {
         "workers", "conn-log", "log-format", "stats-json", "alerts", "flow-table-size", "embryonic-share",
         "port", "memory-mb", "table", "msl", "syn-timeout", "half-open-timeout", "established-timeout",
-        "closing-timeout", "close-delay", "reset-delay", "partial-close-delay", "vxlan-port", "gtpu-port", "teredo-port"};
+        "closing-timeout", "close-delay", "reset-delay", "partial-close-delay", "duration", "stats-interval", "vxlan-port", "gtpu-port", "teredo-port"};
     return s;
 }
 
@@ -143,6 +148,11 @@ options (each also settable in the TOML config; the command line wins):
   --table N                  print up to N connections as a table at exit
   --memory-mb N              replay: EAL memory, 0 = sized from the flow tables (default)
   --no-summary               no human summary at exit
+  --stats-interval S         log a progress line (packets, Mpps, live connections) every S seconds
+  --duration S               stop after S seconds of wall time (as SIGINT would)
+  --infinite-rx              replay: loop the capture forever (pcap PMD infinite_rx=1, no
+                             capture timestamps: wall clock instead); use with --duration
+  --rx-only                  receive and free only, no parsing or tracking: the source's ceiling
 )";
 }
 
@@ -206,6 +216,7 @@ Options parse_options(int argc, char** argv) {
         o.replay_file = args[1];
         parse_app_args(o, {args.begin() + 2, args.end()});
     } else {
+        o.stats_interval_s = 10;  // live: a progress line every 10 s unless configured
         o.mode = Mode::Eal;
         auto dash = std::find(args.begin(), args.end(), std::string("--"));
         o.eal_args.assign(args.begin(), dash);

@@ -30,6 +30,10 @@ struct Options {
     bool summary = true;                  // human summary on stdout at exit
     uint32_t table_rows = 0;              // print up to N connections as a table at exit
     unsigned memory_mb = 0;               // replay: EAL -m; 0 = sized from the tables
+    bool infinite_rx = false;             // replay: loop the capture forever (pcap PMD infinite_rx=1)
+    bool rx_only = false;                 // receive and free, nothing else: the source's ceiling
+    double duration_s = 0;                // stop after this much wall time; 0 = at end of input
+    double stats_interval_s = 0;          // log a progress line this often; 0 = never (live: 10)
 
     engine::ShardConfig shard{};
 };
