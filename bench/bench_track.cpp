@@ -71,29 +71,54 @@ struct Population {
     }
 };
 
-// Random visiting order over the live connections: a span port interleaves flows.
-std::vector<uint32_t> order_of(uint32_t n) {
-    std::vector<uint32_t> o(1u << 20);
+// The packets, in arrival order: which connection and its sequence number. A span
+// port interleaves flows at random; a worker finds each packet in a freshly
+// written mbuf, so the stream is read sequentially and the view is built from it
+// arithmetically (no memory access): only connection state and table are random.
+struct Arrival {
+    uint32_t conn;
+    uint32_t seq;
+};
+constexpr uint32_t kPayload = 100;
+
+std::vector<Arrival> stream_of(uint32_t n) {
+    std::vector<Arrival> st(1u << 23);
+    std::vector<uint32_t> next(n, 1001);
     std::mt19937 rng(42);
-    for (auto& x : o) x = static_cast<uint32_t>(rng() % n);
-    return o;
+    for (auto& a : st) {
+        a.conn = static_cast<uint32_t>(rng() % n);
+        a.seq = next[a.conn];
+        next[a.conn] += kPayload;
+    }
+    return st;
+}
+
+inline parse::PacketView arrival_view(const Arrival& a) {
+    return view_of(a.conn, true, parse::flag::Ack | parse::flag::Psh, a.seq, 5001, kPayload);
 }
 
 void BM_TrackerUpdate(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
     Population pop(n);
     track::TrackerConfig cfg;
-    std::vector<track::Conn, std::allocator<track::Conn>> conns(n);
+    std::vector<track::Conn> conns(n);
     std::vector<track::ConnCold> cold(n);
     for (uint32_t i = 0; i < n; ++i) pop.open(i, conns[i], cold[i], cfg);
-    auto order = order_of(n);
+    auto stream = stream_of(n);
     size_t k = 0;
     uint64_t ts = 2000;
     for (auto _ : state) {
-        uint32_t i = order[k++ & (order.size() - 1)];
-        auto& v = pop.next[i];
-        benchmark::DoNotOptimize(track::update(conns[i], cold[i], v, pop.sender_lo[i], ++ts, cfg));
-        v.seq += v.payload_len;
+        if (k == stream.size()) {
+            state.PauseTiming();  // past the prepared stream: start the connections over
+            for (uint32_t i = 0; i < n; ++i) pop.open(i, conns[i], cold[i], cfg);
+            k = 0;
+            state.ResumeTiming();
+        }
+        const Arrival& a = stream[k++];
+        auto v = arrival_view(a);
+        flow::FlowKey key;
+        bool lo = flow::make_key(v, key);
+        benchmark::DoNotOptimize(track::update(conns[a.conn], cold[a.conn], v, lo, ++ts, cfg));
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
     state.counters["hot_bytes_per_conn"] = sizeof(track::Conn);
@@ -101,41 +126,59 @@ void BM_TrackerUpdate(benchmark::State& state) {
 }
 
 // The worker's per-packet path minus parsing: bulk rte_hash lookup of a burst,
-// prefetch of the records, tracker update.
+// prefetch of the records (hot line; with prefetch_cold also the cold lines a data
+// segment writes), tracker update.
 void BM_LookupAndUpdate(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
+    const bool prefetch_cold = state.range(1) != 0;
     Population pop(n);
     track::TrackerConfig cfg;
     pipeline::RteTable table(n + n / 8, 0, 99);
     std::vector<track::Conn> conns(table.capacity());
     std::vector<track::ConnCold> cold(table.capacity());
+    std::vector<int32_t> slot(n);
     for (uint32_t i = 0; i < n; ++i) {
-        int32_t ix = table.add(pop.keys[i]);
-        if (ix < 0) {
+        slot[i] = table.add(pop.keys[i]);
+        if (slot[i] < 0) {
             state.SkipWithError("table full");
             return;
         }
-        pop.open(i, conns[static_cast<size_t>(ix)], cold[static_cast<size_t>(ix)], cfg);
+        pop.open(i, conns[static_cast<size_t>(slot[i])], cold[static_cast<size_t>(slot[i])], cfg);
     }
-    auto order = order_of(n);
+    auto stream = stream_of(n);
     size_t k = 0;
     uint64_t ts = 2000;
     constexpr uint32_t kB = 32;
+    parse::PacketView views[kB];
     flow::FlowKey keys[kB];
-    uint32_t which[kB];
+    bool lo[kB];
     int32_t idx[kB];
     for (auto _ : state) {
+        if (k + kB > stream.size()) {
+            state.PauseTiming();
+            for (uint32_t i = 0; i < n; ++i)
+                pop.open(i, conns[static_cast<size_t>(slot[i])], cold[static_cast<size_t>(slot[i])], cfg);
+            k = 0;
+            state.ResumeTiming();
+        }
         for (uint32_t j = 0; j < kB; ++j) {
-            which[j] = order[k++ & (order.size() - 1)];
-            keys[j] = pop.keys[which[j]];
+            views[j] = arrival_view(stream[k++]);
+            lo[j] = flow::make_key(views[j], keys[j]);
         }
         table.lookup_bulk(keys, kB, idx);
-        for (uint32_t j = 0; j < kB; ++j) __builtin_prefetch(&conns[static_cast<size_t>(idx[j])], 1, 3);
         for (uint32_t j = 0; j < kB; ++j) {
-            auto& v = pop.next[which[j]];
             auto ix = static_cast<size_t>(idx[j]);
-            benchmark::DoNotOptimize(track::update(conns[ix], cold[ix], v, pop.sender_lo[which[j]], ++ts, cfg));
-            v.seq += v.payload_len;
+            __builtin_prefetch(&conns[ix], 1, 3);
+            if (prefetch_cold) {
+                const char* c = reinterpret_cast<const char*>(&cold[ix]);
+                __builtin_prefetch(c, 1, 3);
+                __builtin_prefetch(c + 64, 1, 3);
+                __builtin_prefetch(c + 128, 1, 3);
+            }
+        }
+        for (uint32_t j = 0; j < kB; ++j) {
+            auto ix = static_cast<size_t>(idx[j]);
+            benchmark::DoNotOptimize(track::update(conns[ix], cold[ix], views[j], lo[j], ++ts, cfg));
         }
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kB);
@@ -144,7 +187,10 @@ void BM_LookupAndUpdate(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_TrackerUpdate)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kNanosecond);
-BENCHMARK(BM_LookupAndUpdate)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_LookupAndUpdate)
+    ->ArgsProduct({{1 << 10, 1 << 20, 1 << 24}, {0, 1}})
+    ->ArgNames({"conns", "prefetch_cold"})
+    ->Unit(benchmark::kNanosecond);
 
 int main(int argc, char** argv) {
     char prog[] = "bench-track";
