@@ -22,6 +22,7 @@
 #include <new>
 #include <vector>
 
+#include "detect/detector.hpp"
 #include "engine/stats.hpp"
 #include "flow/flow_key.hpp"
 #include "parse/packet.hpp"
@@ -47,6 +48,9 @@ struct ShardConfig {
     uint32_t embryonic_share_pct = 50;
     // Table slots the expiry sweep visits per call; bounds the work per poll loop.
     uint32_t sweep_budget = 64;
+    // SYN-flood, half-open and scan detection (src/detect/): per-worker summaries,
+    // one IntervalReport per interval for the management core's AlertEngine.
+    detect::DetectConfig detect{};
 };
 
 template <class Table, class Sink>
@@ -62,7 +66,9 @@ public:
           keys_(cap_),
           gen_(cap_, 0),
           flags_(cap_, 0),
-          fifo_(cap_ ? cap_ : 1) {
+          fifo_(cap_ ? cap_ : 1),
+          det_(cfg.detect),
+          det_on_(cfg.detect.enabled) {
         embryonic_cap_ = std::max<uint64_t>(1, uint64_t{cap_} * cfg_.embryonic_share_pct / 100);
     }
     Shard(const Shard&) = delete;
@@ -116,8 +122,10 @@ public:
     void sweep(uint64_t now_us) noexcept { sweep(now_us, cfg_.sweep_budget); }
 
     // Ends every live connection: those past their deadline as expired, the rest as
-    // flushed at `now_us` (end of capture, or shutdown).
+    // flushed at `now_us` (end of capture, or shutdown). The detector closes its
+    // last interval first (a report marked `last`, to be drained like the others).
     void flush(uint64_t now_us) noexcept {
+        if (det_on_) det_.finish(now_us);
         for (uint32_t ix = 0; ix < cap_; ++ix) {
             if (!(flags_[ix] & kLive)) continue;
             if (track::expired(conns_[ix], now_us, cfg_.tracker))
@@ -132,6 +140,14 @@ public:
     uint64_t now() const noexcept { return now_; }
     const ShardConfig& config() const noexcept { return cfg_; }
 
+    // The worker's detector: drain() its reports after process()/sweep()/flush().
+    detect::Detector& detector() noexcept { return det_; }
+    const detect::Detector& detector() const noexcept { return det_; }
+    // An idle worker's clock: lets the detector close intervals without packets.
+    void detect_advance(uint64_t now_us) noexcept {
+        if (det_on_) det_.advance(now_us);
+    }
+
     // Visits every live connection (for snapshots such as the live state view).
     template <class F>
     void for_each_live(F&& f) const {
@@ -140,7 +156,9 @@ public:
     }
 
 private:
-    static constexpr uint8_t kLive = 1, kEmbryonic = 2;
+    // flags_ bits. kHalfOpen: the server endpoint is in SYN-RECEIVED and counted in
+    // the detector's half-open gauge; kHalfOpenLo: that endpoint is the key's lo side.
+    static constexpr uint8_t kLive = 1, kEmbryonic = 2, kHalfOpen = 4, kHalfOpenLo = 8;
 
     struct FifoEntry {
         uint32_t ix;
@@ -152,6 +170,7 @@ private:
         const flow::FlowKey& key = keys_in_[j];
         const uint64_t ts = ts_[j];
         if (ts > now_) now_ = ts;
+        if (det_on_) det_.on_packet(v, ts);
         stats_.payload_bytes += v.payload_len;
         if (v.checksum_checked && !v.checksum_ok) ++stats_.tcp_bad_checksum;
 
@@ -171,6 +190,7 @@ private:
                     flags_[u] = static_cast<uint8_t>(flags_[u] & ~kEmbryonic);
                     --stats_.live_embryonic;
                 }
+                if (det_on_) half_open_check(u);
                 return;
             } else {
                 end(u, track::EndReason::Reused, ts);
@@ -203,6 +223,34 @@ private:
             ++stats_.live_embryonic;
             fifo_push({u, gen_[u]});
         }
+        if (det_on_) half_open_check(u);
+    }
+
+    // Keeps the detector's half-open gauge equal to the number of connections whose
+    // server endpoint is in SYN-RECEIVED (netstat's SYN_RECV on that host). The
+    // server is the responder when it enters; it is followed by its side of the
+    // key, so a later role flip cannot unbalance the gauge. Common case: one load
+    // from the hot line already in cache and one compare.
+    void half_open_check(uint32_t u) noexcept {
+        const track::Conn& c = conns_[u];
+        const bool was = flags_[u] & kHalfOpen;
+        if (!was) {
+            if (c.rfc[track::idx(track::Role::Resp)] != track::TcpState::SynReceived) return;
+            const bool lo = !c.has(track::cflag::OrigIsLo);
+            flags_[u] = static_cast<uint8_t>(flags_[u] | kHalfOpen | (lo ? kHalfOpenLo : 0));
+            const flow::FlowKey& k = keys_[u];
+            det_.half_open_enter(lo ? k.lo_addr : k.hi_addr, lo ? k.lo_port : k.hi_port);
+            return;
+        }
+        const bool lo = flags_[u] & kHalfOpenLo;
+        const track::Role r = lo == c.has(track::cflag::OrigIsLo) ? track::Role::Orig : track::Role::Resp;
+        const track::TcpState s = c.rfc[track::idx(r)];
+        if (s == track::TcpState::SynReceived) return;
+        flags_[u] = static_cast<uint8_t>(flags_[u] & ~(kHalfOpen | kHalfOpenLo));
+        const flow::FlowKey& k = keys_[u];
+        det_.half_open_leave(lo ? k.lo_addr : k.hi_addr, lo ? k.lo_port : k.hi_port,
+                             s == track::TcpState::Closed ? detect::Detector::Leave::Reset
+                                                          : detect::Detector::Leave::Completed);
     }
 
     // Oldest-first among connections still in their handshake. Amortized O(1):
@@ -235,6 +283,11 @@ private:
     void end(uint32_t ix, track::EndReason why, uint64_t at_us) noexcept {
         track::make_record(conns_[ix], cold_[ix], keys_[ix], why, at_us, cfg_.tracker, rec_);
         if (!sink_(rec_)) ++stats_.records_dropped;
+        if (flags_[ix] & kHalfOpen) {
+            const bool lo = flags_[ix] & kHalfOpenLo;
+            det_.half_open_leave(lo ? keys_[ix].lo_addr : keys_[ix].hi_addr, lo ? keys_[ix].lo_port : keys_[ix].hi_port,
+                                 detect::Detector::Leave::Ended);
+        }
         table_.del(keys_[ix]);
         removed_in_burst_ = true;
         if (flags_[ix] & kEmbryonic) --stats_.live_embryonic;
@@ -269,6 +322,8 @@ private:
     uint64_t now_ = 0;
     bool removed_in_burst_ = false;
     ShardStats stats_{};
+    detect::Detector det_;
+    bool det_on_;
 
     // Burst scratch, reused: nothing is allocated per packet.
     parse::PacketView views_[kMaxBurst];
