@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "detect/alerts.hpp"
 #include "engine/shard.hpp"
 #include "report/conn_log.hpp"
 #include "report/summary.hpp"
@@ -41,6 +42,7 @@ constexpr uint16_t kBurst = 32;
 constexpr unsigned kInRingSize = 4096;     // packets queued to one worker (distributor mode)
 constexpr unsigned kRecRingSize = 1u << 16;  // finished connections queued to the management core
 constexpr uint16_t kRxDesc = 1024;
+constexpr unsigned kReportRingSize = 256;    // detection interval reports queued to the management core
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
@@ -113,6 +115,7 @@ struct alignas(64) Worker {
     bool direct_rx = false;  // polls the port itself (no distributor)
     rte_ring* in_ring = nullptr;
     rte_ring* stats_ring = nullptr;  // periodic ShardStats snapshots to the management core
+    rte_ring* report_ring = nullptr; // detection interval reports to the management core
     std::unique_ptr<RteTable> table;
     RecordSink sink;
     std::unique_ptr<WorkerShard> shard;
@@ -145,6 +148,11 @@ struct App {
     std::vector<track::ConnRecord> table_rows;
     uint64_t table_more = 0;
     rte_mempool* stats_pool = nullptr;          // periodic per-worker statistics snapshots
+    rte_mempool* report_pool = nullptr;         // detection interval reports
+    std::unique_ptr<detect::AlertEngine> alert_engine;
+    std::vector<detect::AlertEvent> events;
+    FILE* alerts = nullptr;
+    std::atomic<uint64_t> dist_ts{0};           // distributor: capture time of the last burst handed out
     std::vector<engine::ShardStats> latest;     // newest snapshot per worker (management core)
     uint64_t last_progress_tsc = 0;
     uint64_t last_progress_packets = 0;
@@ -184,7 +192,22 @@ void flush_log(bool force) {
     }
 }
 
-// Drains finished connections from every worker; returns how many it took.
+// Alerts: a log line when one starts and ends; the JSON object when it ends.
+void write_alert_events() {
+    g.events.clear();
+    g.alert_engine->take_events(g.events);
+    for (const auto& ev : g.events) {
+        spdlog::warn("{}", detect::to_text(ev));
+        if (ev.kind == detect::AlertEvent::Kind::End && g.alerts) {
+            std::string line = detect::to_json(ev.alert);
+            line += '\n';
+            std::fwrite(line.data(), 1, line.size(), g.alerts);
+        }
+    }
+}
+
+// Drains finished connections (and detection reports, statistics) from every
+// worker; returns how many records and reports it took.
 unsigned mgmt_poll() {
     unsigned total = 0;
     void* objs[64];
@@ -201,6 +224,16 @@ unsigned mgmt_poll() {
         total += n;
     }
     flush_log(false);
+    if (g.alert_engine) {
+        for (auto& w : g.workers) {
+            unsigned k = rte_ring_sc_dequeue_burst(w->report_ring, objs, 64, nullptr);
+            for (unsigned i = 0; i < k; ++i)
+                g.alert_engine->submit(w->id, *static_cast<const detect::IntervalReport*>(objs[i]));
+            if (k) rte_mempool_put_bulk(g.report_pool, objs, k);
+            total += k;
+        }
+        write_alert_events();
+    }
     for (size_t i = 0; i < g.workers.size(); ++i) {
         unsigned k = rte_ring_sc_dequeue_burst(g.workers[i]->stats_ring, objs, 64, nullptr);
         if (k == 0) continue;
@@ -222,6 +255,29 @@ unsigned mgmt_poll() {
         }
     }
     return total;
+}
+
+// Hands the detector's finished interval reports to the management core. In
+// replay a worker waits rather than lose one (the verdicts must not depend on
+// timing); live, the detector keeps a few and then drops the oldest, counted.
+void drain_reports(Worker& w) noexcept {
+    auto& det = w.shard->detector();
+    auto hand = [&](const detect::IntervalReport& r) {
+        void* obj;
+        if (rte_mempool_get(g.report_pool, &obj) != 0) return false;
+        std::memcpy(obj, &r, sizeof r);
+        if (rte_ring_sp_enqueue(w.report_ring, obj) != 0) {
+            rte_mempool_put(g.report_pool, obj);
+            return false;
+        }
+        return true;
+    };
+    det.drain(hand);
+    if (!g.replay) return;
+    while (det.pending() >= detect::Detector::kPending - 1 && !g_stop.load(std::memory_order_relaxed)) {
+        rte_pause();
+        det.drain(hand);
+    }
 }
 
 // Workers publish cumulative counters about every 100 ms; a snapshot that finds the
@@ -284,12 +340,24 @@ int worker_main(void* arg) {
             shard.process(raw, n);
             rte_pktmbuf_free_bulk(mb, n);
             shard.sweep(shard.now());
+            drain_reports(w);
             shard.stats().cycles += rte_rdtsc() - t0;
             idle = 0;
             last_progress_tsc = t0;
             continue;
         }
-        if (!g.replay) shard.sweep(g.clock.now_us());  // live: time passes without packets
+        if (!g.replay) {  // live: time passes without packets
+            const uint64_t now = g.clock.now_us();
+            shard.sweep(now);
+            shard.detect_advance(now);
+        } else if (!w.direct_rx) {
+            // Replay through the distributor: everything up to its last burst is queued
+            // to us or was never ours, so our detection interval may close (load the time
+            // before looking at the ring, which the distributor fills first).
+            const uint64_t t = g.dist_ts.load(std::memory_order_acquire);
+            if (t && rte_ring_empty(w.in_ring)) shard.detect_advance(t);
+        }
+        drain_reports(w);
         if (g_stop.load(std::memory_order_relaxed)) break;
         if (w.direct_rx) {
             if (g.replay && (idle & 63) == 0) {
@@ -319,6 +387,11 @@ int worker_main(void* arg) {
         }
     }
     shard.flush(end_time(w));
+    drain_reports(w);
+    while (w.shard->detector().pending() > 0 && g.replay && !g_stop.load(std::memory_order_relaxed)) {
+        rte_pause();
+        drain_reports(w);
+    }
     publish_stats(w);
     w.done.store(true, std::memory_order_release);
     return 0;
@@ -393,6 +466,7 @@ void distributor_main(uint64_t stop_at) {
                 }
                 q.clear();
             }
+            g.dist_ts.store(max_ts, std::memory_order_release);
             idle = 0;
             last_progress = now_tsc;
         } else {
@@ -536,11 +610,14 @@ void open_outputs(const Options& o) {
             o.log_format == LogFormat::Json ? report::ConnLogWriter::Format::Json : report::ConnLogWriter::Format::Zeek);
         g.buf = g.writer->header(wall_us() / 1000000u);
     }
-    for (const std::string* p : {&o.stats_json, &o.alerts}) {
-        if (p->empty()) continue;
-        FILE* f = std::fopen(p->c_str(), "a");
-        if (!f) fail("cannot write " + *p + ": " + std::strerror(errno));
+    if (!o.stats_json.empty()) {
+        FILE* f = std::fopen(o.stats_json.c_str(), "a");
+        if (!f) fail("cannot write " + o.stats_json + ": " + std::strerror(errno));
         std::fclose(f);
+    }
+    if (!o.alerts.empty()) {
+        g.alerts = o.alerts == "-" ? stdout : std::fopen(o.alerts.c_str(), "w");
+        if (!g.alerts) fail("cannot write alerts " + o.alerts + ": " + std::strerror(errno));
     }
 }
 
@@ -605,6 +682,14 @@ int run(Options& o, const char* argv0) {
                                       nullptr, nullptr, nullptr, static_cast<int>(rte_socket_id()), 0);
     if (!g.stats_pool) fail(rte_error("cannot create statistics pool"));
     g.latest.assign(o.workers, engine::ShardStats{});
+    if (o.shard.detect.enabled) {
+        g.report_pool = rte_mempool_create("ws_reports", kReportRingSize * o.workers + 64, sizeof(detect::IntervalReport),
+                                           0, 0, nullptr, nullptr, nullptr, nullptr, static_cast<int>(rte_socket_id()), 0);
+        if (!g.report_pool) fail(rte_error("cannot create detection report pool"));
+        detect::AlertConfig acfg = o.alert;
+        if (g.replay) acfg.max_pending_reports = 0;  // replay: wait for every worker, deterministic
+        g.alert_engine = std::make_unique<detect::AlertEngine>(acfg, o.workers);
+    }
 
     engine::ShardConfig scfg = o.shard;
     scfg.link = static_cast<parse::Link>(g.linktype);
@@ -624,6 +709,12 @@ int run(Options& o, const char* argv0) {
         w->stats_ring = rte_ring_create(name, 64, static_cast<int>(rte_lcore_to_socket_id(lcore)),
                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (!w->stats_ring) fail(rte_error("cannot create statistics ring"));
+        if (o.shard.detect.enabled) {
+            std::snprintf(name, sizeof name, "ws_rep_%u", i);
+            w->report_ring = rte_ring_create(name, kReportRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
+                                             RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (!w->report_ring) fail(rte_error("cannot create detection report ring"));
+        }
         w->sink.pool = g.records;
         w->sink.wait = g.replay;
         if (g.distribute) {
@@ -659,14 +750,21 @@ int run(Options& o, const char* argv0) {
     rte_eal_mp_wait_lcore();
     while (mgmt_poll() > 0) {
     }
+    if (g.alert_engine) {  // alerts still active at the end are written now
+        g.alert_engine->finish();
+        write_alert_events();
+    }
+    if (g.alerts && g.alerts != stdout) std::fclose(g.alerts);
     const double secs = static_cast<double>(rte_rdtsc() - t0) / static_cast<double>(rte_get_tsc_hz());
 
     auto& s = g.summary;
     s.duration_s = secs;
     s.rx_ring_drops = g.rx_ring_drops;
     s.port_rx_errors = port_losses(g.port);
+    if (g.alert_engine) s.alerts = g.alert_engine->stats().alerts;
     for (auto& w : g.workers) {
         const auto& st = w->shard->stats();
+        s.detect_reports_dropped += w->shard->detector().reports_dropped();
         s.totals += st;
         s.workers.push_back({w->lcore, st.packets_rx,
                              st.packets_rx ? static_cast<double>(st.cycles) / static_cast<double>(st.packets_rx) : 0});

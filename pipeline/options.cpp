@@ -29,6 +29,16 @@ uint64_t parse_seconds(const std::string& opt, const std::string& v) {
     return static_cast<uint64_t>(std::llround(s * 1e6));
 }
 
+double parse_number(const std::string& opt, const std::string& v, double lo, double hi) {
+    char* end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x))
+        throw UsageError(opt + ": '" + v + "' is not a number");
+    if (x < lo || x > hi)
+        throw UsageError(opt + ": " + v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return x;
+}
+
 LogFormat parse_format(const std::string& opt, const std::string& v) {
     if (v == "zeek") return LogFormat::Zeek;
     if (v == "json") return LogFormat::Json;
@@ -62,10 +72,22 @@ void set_option(Options& o, const std::string& name, const std::string& v, const
     else if (name == "vxlan-port") p.vxlan_port = static_cast<uint16_t>(parse_uint(opt, v, 0, 65535));
     else if (name == "gtpu-port") p.gtpu_port = static_cast<uint16_t>(parse_uint(opt, v, 0, 65535));
     else if (name == "teredo-port") p.teredo_port = static_cast<uint16_t>(parse_uint(opt, v, 0, 65535));
+    else if (name == "detect-interval") {
+        o.shard.detect.interval_us = parse_seconds(opt, v);
+        if (o.shard.detect.interval_us < 1000) throw UsageError(opt + ": at least 0.001 s");
+    }
+    else if (name == "syn-flood-rate") o.alert.syn_rate_min = parse_number(opt, v, 1, 1e12);
+    else if (name == "baseline-factor") o.alert.baseline_factor = parse_number(opt, v, 1, 1e6);
+    else if (name == "completion-ratio-max") o.alert.completion_ratio_max = parse_number(opt, v, 0, 1);
+    else if (name == "onset-intervals") o.alert.onset_intervals = static_cast<uint32_t>(parse_uint(opt, v, 1, 100000));
+    else if (name == "quiet-intervals") o.alert.quiet_intervals = static_cast<uint32_t>(parse_uint(opt, v, 1, 1000000));
+    else if (name == "half-open-min") o.alert.half_open_min = parse_number(opt, v, 1, 1e12);
+    else if (name == "scan-ports-min") o.alert.scan_ports_min = parse_number(opt, v, 2, 65536);
+    else if (name == "top-sources") o.alert.top_sources = static_cast<uint32_t>(parse_uint(opt, v, 0, 64));
     else if (name == "duration") o.duration_s = static_cast<double>(parse_seconds(opt, v)) / 1e6;
     else if (name == "stats-interval") o.stats_interval_s = static_cast<double>(parse_seconds(opt, v)) / 1e6;
     else if (name == "verify-checksums" || name == "decapsulate-tunnels" || name == "summary" ||
-             name == "infinite-rx" || name == "rx-only") {
+             name == "infinite-rx" || name == "rx-only" || name == "detect") {
         bool b;
         if (v == "true") b = true;
         else if (v == "false") b = false;
@@ -74,6 +96,7 @@ void set_option(Options& o, const std::string& name, const std::string& v, const
         else if (name == "decapsulate-tunnels") p.decapsulate_tunnels = b;
         else if (name == "infinite-rx") o.infinite_rx = b;
         else if (name == "rx-only") o.rx_only = b;
+        else if (name == "detect") o.shard.detect.enabled = b;
         else o.summary = b;
     } else {
         throw UsageError("unknown option " + opt);
@@ -84,7 +107,9 @@ const std::set<std::string>& value_options() {
     static const std::set<std::string> s = {
         "workers", "conn-log", "log-format", "stats-json", "alerts", "flow-table-size", "embryonic-share",
         "port", "memory-mb", "table", "msl", "syn-timeout", "half-open-timeout", "established-timeout",
-        "closing-timeout", "close-delay", "reset-delay", "partial-close-delay", "duration", "stats-interval", "vxlan-port", "gtpu-port", "teredo-port"};
+        "closing-timeout", "close-delay", "reset-delay", "partial-close-delay", "duration", "stats-interval",
+        "detect-interval", "syn-flood-rate", "baseline-factor", "completion-ratio-max", "onset-intervals",
+        "quiet-intervals", "half-open-min", "scan-ports-min", "top-sources", "vxlan-port", "gtpu-port", "teredo-port"};
     return s;
 }
 
@@ -148,6 +173,10 @@ options (each also settable in the TOML config; the command line wins):
   --table N                  print up to N connections as a table at exit
   --memory-mb N              replay: EAL memory, 0 = sized from the flow tables (default)
   --no-summary               no human summary at exit
+  --no-detect                no SYN-flood / half-open / scan detection
+  --syn-flood-rate R, --baseline-factor F, --completion-ratio-max X, --half-open-min N,
+  --scan-ports-min N, --onset-intervals N, --quiet-intervals N, --detect-interval S, --top-sources N
+                             alert thresholds ([detect] in config/wirestate.toml)
   --stats-interval S         log a progress line (packets, Mpps, live connections) every S seconds
   --duration S               stop after S seconds of wall time (as SIGINT would)
   --infinite-rx              replay: loop the capture forever (pcap PMD infinite_rx=1, no
@@ -168,7 +197,7 @@ void load_config(const std::string& path, Options& o) {
                          std::string(e.description()));
     }
     // [section] key = value; keys spelled like the command-line options, with '_' for '-'.
-    static const std::set<std::string> sections = {"output", "pipeline", "tracker", "parse"};
+    static const std::set<std::string> sections = {"output", "pipeline", "tracker", "parse", "detect"};
     for (auto&& [sec, node] : tbl) {
         std::string sname(sec.str());
         if (!sections.count(sname) || !node.is_table())
@@ -188,6 +217,7 @@ void load_config(const std::string& path, Options& o) {
                 v = buf;
             } else if (val.is_boolean()) v = *val.value<bool>() ? "true" : "false";
             else throw UsageError(where + ": unsupported value type");
+            if (sname == "detect" && name == "enabled") name = "detect";
             if (name == "msl-s") name = "msl";
             else if (name.size() > 2 && name.compare(name.size() - 2, 2, "-s") == 0) name.resize(name.size() - 2);
             try {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "detect/alerts.hpp"
 #include "engine/shard.hpp"
 
 namespace ws::pipeline {
@@ -35,7 +36,8 @@ struct Options {
     double duration_s = 0;                // stop after this much wall time; 0 = at end of input
     double stats_interval_s = 0;          // log a progress line this often; 0 = never (live: 10)
 
-    engine::ShardConfig shard{};
+    engine::ShardConfig shard{};  // parse, tracker and per-worker detection settings
+    detect::AlertConfig alert{};   // management-side alert thresholds
 };
 
 // A problem with the arguments or the configuration: printed as one line, exit 2.

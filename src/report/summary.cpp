@@ -65,6 +65,8 @@ std::string stats_json(const RunSummary& s) {
     kv(o, "records_dropped", t.records_dropped);
     kv(o, "port_rx_errors", s.port_rx_errors);
     kv(o, "rx_ring_drops", s.rx_ring_drops);
+    kv(o, "alerts", s.alerts);
+    kv(o, "detect_reports_dropped", s.detect_reports_dropped);
     o += "\"conn_state\":{";
     for (int i = 0; i < track::kZeekStateCount; ++i) {
         if (i) o += ',';
@@ -133,16 +135,20 @@ std::string human_summary(const RunSummary& s) {
                       static_cast<unsigned long long>(t.tcp_untracked));
         o += b;
     }
+    if (s.alerts) o += "alerts: " + std::to_string(s.alerts) + "\n";
     o += "conn_state:";
     for (int i = 0; i < track::kZeekStateCount; ++i)
         if (s.conn_state[i])
             o += " " + std::string(track::zeek_state_name(static_cast<track::ZeekState>(i))) + " " +
                  std::to_string(s.conn_state[i]);
-    o += "\nendpoint states (netstat on every host at once):\n";
-    for (int i = 0; i < track::kTcpStateCount; ++i)
-        if (s.tcp_state[i])
-            o += "  " + std::string(track::tcp_state_name(static_cast<track::TcpState>(i))) + " " +
-                 std::to_string(s.tcp_state[i]) + "\n";
+    // `netstat -n` lists connections, not listening or closed sockets: neither do we
+    // here (the statistics JSON keeps every state).
+    o += "\nendpoint states (netstat -n on every host at once):\n";
+    for (int i = 0; i < track::kTcpStateCount; ++i) {
+        auto st = static_cast<track::TcpState>(i);
+        if (s.tcp_state[i] && st != track::TcpState::Closed && st != track::TcpState::Listen)
+            o += "  " + std::string(track::tcp_state_name(st)) + " " + std::to_string(s.tcp_state[i]) + "\n";
+    }
     return o;
 }
 

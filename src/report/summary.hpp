@@ -29,6 +29,8 @@ struct RunSummary {
     uint64_t records_written = 0;
     uint64_t port_rx_errors = 0;    // frames the PMD could not deliver (ierrors + imissed + rx_nombuf)
     uint64_t rx_ring_drops = 0;     // packets the RX core could not hand to a worker
+    uint64_t alerts = 0;            // alerts raised (syn_flood, half_open, port_scan)
+    uint64_t detect_reports_dropped = 0;  // detection interval reports lost (live, management too slow)
     double duration_s = 0;          // wall time of processing
     double mpps() const noexcept { return duration_s > 0 ? static_cast<double>(totals.packets_rx) / duration_s / 1e6 : 0; }
 
