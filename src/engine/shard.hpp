@@ -66,7 +66,8 @@ public:
           keys_(cap_),
           gen_(cap_, 0),
           flags_(cap_, 0),
-          fifo_(cap_ ? cap_ : 1),
+          fresh_(cap_),
+          retried_(cap_),
           det_(cfg.detect),
           det_on_(cfg.detect.enabled) {
         embryonic_cap_ = std::max<uint64_t>(1, uint64_t{cap_} * cfg_.embryonic_share_pct / 100);
@@ -168,10 +169,41 @@ private:
     // flags_ bits. kHalfOpen: the server endpoint is in SYN-RECEIVED and counted in
     // the detector's half-open gauge; kHalfOpenLo: that endpoint is the key's lo side.
     static constexpr uint8_t kLive = 1, kEmbryonic = 2, kHalfOpen = 4, kHalfOpenLo = 8;
+    // kRetried: an embryonic connection that has shown a second packet (a retransmitted
+    // SYN, a SYN-ACK): queued in retried_, evicted only when no one-packet one is left.
+    static constexpr uint8_t kRetried = 16;
 
     struct FifoEntry {
         uint32_t ix;
         uint32_t gen;
+    };
+
+    // A ring of (slot, generation) in arrival order; when full, the oldest entry is
+    // dropped (that connection is still ended by the sweep, just not evicted early).
+    class EvictionQueue {
+    public:
+        explicit EvictionQueue(uint32_t cap) : ring_(cap ? cap : 1) {}
+        void push(FifoEntry e) noexcept {
+            if (len_ == ring_.size()) {
+                head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
+                --len_;
+            }
+            size_t tail = head_ + len_;
+            if (tail >= ring_.size()) tail -= ring_.size();
+            ring_[tail] = e;
+            ++len_;
+        }
+        bool pop(FifoEntry& e) noexcept {
+            if (len_ == 0) return false;
+            e = ring_[head_];
+            head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
+            --len_;
+            return true;
+        }
+
+    private:
+        std::vector<FifoEntry> ring_;
+        size_t head_ = 0, len_ = 0;
     };
 
     void track_one(uint32_t j) noexcept {
@@ -195,9 +227,14 @@ private:
                 end(u, track::expiry_reason(c), track::deadline(c, cfg_.tracker));
             } else if (track::update(c, cold_[u], v, sender_lo_[j], ts, cfg_.tracker) ==
                        track::Action::Continue) {
-                if ((flags_[u] & kEmbryonic) && !track::is_embryonic(c)) {
-                    flags_[u] = static_cast<uint8_t>(flags_[u] & ~kEmbryonic);
-                    --stats_.live_embryonic;
+                if (flags_[u] & kEmbryonic) {
+                    if (!track::is_embryonic(c)) {
+                        flags_[u] = static_cast<uint8_t>(flags_[u] & ~(kEmbryonic | kRetried));
+                        --stats_.live_embryonic;
+                    } else if (!(flags_[u] & kRetried)) {
+                        flags_[u] |= kRetried;
+                        retried_.push({u, gen_[u]});
+                    }
                 }
                 if (det_on_) half_open_check(u);
                 return;
@@ -230,7 +267,7 @@ private:
         if (emb) {
             flags_[u] |= kEmbryonic;
             ++stats_.live_embryonic;
-            fifo_push({u, gen_[u]});
+            fresh_.push({u, gen_[u]});
         }
         if (det_on_) half_open_check(u);
     }
@@ -262,31 +299,23 @@ private:
                                                           : detect::Detector::Leave::Completed);
     }
 
-    // Oldest-first among connections still in their handshake. Amortized O(1):
-    // each FIFO entry is popped once; stale ones (completed, ended) are skipped.
+    // Among connections still in their handshake, one-packet ones go first (a spoofed
+    // SYN shows one packet; a real client retransmits, a real server answers), oldest
+    // first within each class. Amortized O(1): each queue entry is popped once; stale
+    // ones (completed, ended, moved to retried_) are skipped.
     bool evict_oldest_embryonic(uint64_t now_us) noexcept {
-        while (fifo_len_ > 0) {
-            FifoEntry e = fifo_[fifo_head_];
-            fifo_head_ = fifo_head_ + 1 == fifo_.size() ? 0 : fifo_head_ + 1;
-            --fifo_len_;
-            if ((flags_[e.ix] & (kLive | kEmbryonic)) == (kLive | kEmbryonic) && gen_[e.ix] == e.gen) {
-                ++stats_.connections_evicted_embryonic;
-                end(e.ix, track::EndReason::Evicted, now_us);
-                return true;
+        for (EvictionQueue* q : {&fresh_, &retried_}) {
+            const uint8_t want = q == &fresh_ ? (kLive | kEmbryonic) : (kLive | kEmbryonic | kRetried);
+            FifoEntry e;
+            while (q->pop(e)) {
+                if ((flags_[e.ix] & (kLive | kEmbryonic | kRetried)) == want && gen_[e.ix] == e.gen) {
+                    ++stats_.connections_evicted_embryonic;
+                    end(e.ix, track::EndReason::Evicted, now_us);
+                    return true;
+                }
             }
         }
         return false;
-    }
-
-    void fifo_push(FifoEntry e) noexcept {
-        if (fifo_len_ == fifo_.size()) {  // drop the oldest entry; the sweep still ends it
-            fifo_head_ = fifo_head_ + 1 == fifo_.size() ? 0 : fifo_head_ + 1;
-            --fifo_len_;
-        }
-        size_t tail = fifo_head_ + fifo_len_;
-        if (tail >= fifo_.size()) tail -= fifo_.size();
-        fifo_[tail] = e;
-        ++fifo_len_;
     }
 
     void end(uint32_t ix, track::EndReason why, uint64_t at_us) noexcept {
@@ -323,9 +352,9 @@ private:
     std::vector<track::ConnCold> cold_;
     std::vector<flow::FlowKey> keys_;
     std::vector<uint32_t> gen_;   // bumped when a slot is reused: invalidates FIFO entries
-    std::vector<uint8_t> flags_;  // kLive | kEmbryonic
-    std::vector<FifoEntry> fifo_;
-    size_t fifo_head_ = 0, fifo_len_ = 0;
+    std::vector<uint8_t> flags_;  // kLive | kEmbryonic | kHalfOpen | kHalfOpenLo | kRetried
+    EvictionQueue fresh_;    // embryonic, one packet so far
+    EvictionQueue retried_;  // embryonic, more than one packet
     uint64_t embryonic_cap_ = 1;
     uint32_t cursor_ = 0;
     uint64_t now_ = 0;

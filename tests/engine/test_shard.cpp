@@ -1,0 +1,150 @@
+// The per-worker shard: table ownership, bursts, eviction under SYN floods.
+// Runs the real parse -> key -> table -> tracker path on byte-built frames.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "engine/shard.hpp"
+#include "engine/std_table.hpp"
+#include "parse/frame_builder.hpp"
+
+namespace {
+
+using namespace ws;
+using frames::Bytes;
+
+struct Collect {
+    std::vector<track::ConnRecord> recs;
+    bool operator()(const track::ConnRecord& r) {
+        recs.push_back(r);
+        return true;
+    }
+};
+
+constexpr uint8_t S = 0x02, A = 0x10, R = 0x04;
+
+Bytes frame(frames::V4 src, uint16_t sport, frames::V4 dst, uint16_t dport, uint8_t flags, uint32_t seq,
+            uint32_t ack) {
+    frames::Tcp t;
+    t.sport = sport;
+    t.dport = dport;
+    t.flags = flags;
+    t.seq = seq;
+    t.ack = ack;
+    frames::Ip4 ip;
+    ip.src = src;
+    ip.dst = dst;
+    return frames::ether(0x0800, frames::ipv4(ip, frames::tcp(t)));
+}
+
+struct Rig {
+    explicit Rig(uint32_t capacity, uint32_t embryonic_pct = 100) : table(capacity) {
+        cfg.embryonic_share_pct = embryonic_pct;
+        cfg.detect.enabled = false;
+        shard = std::make_unique<engine::Shard<engine::StdTable, Collect>>(table, sink, cfg);
+    }
+    // One burst, in order.
+    void burst(const std::vector<std::pair<Bytes, uint64_t>>& pkts) {
+        std::vector<engine::RawPacket> raw;
+        for (const auto& [b, ts] : pkts) raw.push_back({b.data(), static_cast<uint32_t>(b.size()), ts});
+        shard->process(raw.data(), static_cast<uint32_t>(raw.size()));
+    }
+    void one(const Bytes& b, uint64_t ts) { burst({{b, ts}}); }
+    const track::ConnRecord* find(uint16_t sport) const {
+        for (const auto& r : sink.recs)
+            if (r.orig_p == sport) return &r;
+        return nullptr;
+    }
+
+    engine::StdTable table;
+    Collect sink;
+    engine::ShardConfig cfg;
+    std::unique_ptr<engine::Shard<engine::StdTable, Collect>> shard;
+};
+
+const frames::V4 kClient = {10, 0, 0, 1}, kServer = {10, 0, 0, 2};
+
+TEST(Shard, ConnectionEndingMidBurstIsRecordedOnce) {
+    // 32 lone RSTs on one 4-tuple, 60 s apart, in one burst: each is its own
+    // connection (Zeek's reset delay is 5 s). Bulk-lookup results computed before
+    // the burst must not be reused once the entry they point to has ended.
+    Rig rig(64);
+    std::vector<std::pair<Bytes, uint64_t>> pkts;
+    for (uint64_t i = 0; i < 32; ++i)
+        pkts.push_back({frame(kClient, 2035, kServer, 80, R | A, 1000, 2000), 1'000'000 + i * 60'000'000});
+    rig.burst(pkts);
+    rig.shard->flush(40'000'000'000);
+    EXPECT_EQ(rig.sink.recs.size(), 32u);
+    EXPECT_EQ(rig.shard->stats().connections_created, 32u);
+}
+
+TEST(Shard, EstablishedConnectionsAreNeverEvictedForASyn) {
+    Rig rig(4);
+    uint64_t t = 1'000'000;
+    for (uint16_t p = 1; p <= 4; ++p) {
+        rig.one(frame(kClient, p, kServer, 443, S, 100, 0), t++);
+        rig.one(frame(kServer, 443, kClient, p, S | A, 500, 101), t++);
+        rig.one(frame(kClient, p, kServer, 443, A, 101, 501), t++);
+    }
+    EXPECT_EQ(rig.shard->stats().live_embryonic, 0u);
+    rig.one(frame({192, 0, 2, 9}, 999, kServer, 443, S, 7, 0), t++);  // table full of established
+    EXPECT_EQ(rig.shard->stats().tcp_untracked, 1u);
+    EXPECT_EQ(rig.shard->stats().connections_evicted, 0u);
+    EXPECT_TRUE(rig.sink.recs.empty());
+}
+
+TEST(Shard, OnePacketSynsAreEvictedBeforeRetriedAttempts) {
+    // A real client retransmits its SYN; a spoofed source sends one. When the
+    // table is full, the one-packet entries go first, however old the real one is.
+    Rig rig(4);
+    uint64_t t = 1'000'000;
+    rig.one(frame(kClient, 5000, kServer, 443, S, 100, 0), t);
+    rig.one(frame(kClient, 5000, kServer, 443, S, 100, 0), t + 1'000'000);  // retransmission
+    for (uint8_t i = 1; i <= 20; ++i)
+        rig.one(frame({192, 0, 2, i}, 1000, kServer, 443, S, i, 0), t + 1'100'000 + i);
+    EXPECT_EQ(rig.shard->stats().connections_evicted_embryonic, 17u);  // 3 slots for 20 spoofed SYNs
+    EXPECT_EQ(rig.find(5000), nullptr) << "the retried attempt was evicted";
+    rig.one(frame(kClient, 5000, kServer, 443, S, 100, 0), t + 3'000'000);  // second retransmission
+    rig.shard->flush(t + 3'500'000);
+    const auto* r = rig.find(5000);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->orig_pkts, 3u) << "the attempt keeps one record with its three SYNs";
+    EXPECT_EQ(r->syn_retrans, 2u);
+}
+
+TEST(Shard, EmbryonicShareIsBounded) {
+    // Half the table for connections in their handshake: a flood never takes the
+    // other half, which stays free for connections that complete.
+    Rig rig(16, 50);
+    uint64_t t = 1'000'000;
+    for (uint16_t i = 1; i <= 100; ++i) rig.one(frame({192, 0, 2, 1}, i, kServer, 80, S, i, 0), t + i);
+    EXPECT_EQ(rig.shard->stats().live_embryonic, 8u);
+    EXPECT_EQ(rig.shard->stats().connections_evicted_embryonic, 92u);
+    for (uint16_t p = 1; p <= 8; ++p) {
+        rig.one(frame(kClient, p, kServer, 443, S, 100, 0), t + 1000 + 3 * p);
+        rig.one(frame(kServer, 443, kClient, p, S | A, 500, 101), t + 1001 + 3 * p);
+        rig.one(frame(kClient, p, kServer, 443, A, 101, 501), t + 1002 + 3 * p);
+    }
+    // The first real SYN found the share full and evicted one spoofed entry; every
+    // real connection completed and is live.
+    EXPECT_EQ(rig.shard->stats().live_connections - rig.shard->stats().live_embryonic, 8u);
+    EXPECT_EQ(rig.shard->stats().live_embryonic, 7u);
+    EXPECT_EQ(rig.shard->stats().tcp_untracked, 0u);
+}
+
+TEST(Shard, PacketsAddUpByKind) {
+    Rig rig(16);
+    Bytes arp(60, 0);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    Bytes runt = {0x00, 0x01};
+    rig.burst({{frame(kClient, 1, kServer, 2, S, 1, 0), 1}, {arp, 2}, {runt, 3}});
+    const auto& st = rig.shard->stats();
+    EXPECT_EQ(st.packets_rx, 3u);
+    EXPECT_EQ(st.packets_tcp, 1u);
+    EXPECT_EQ(st.packets_non_tcp, 1u);
+    EXPECT_EQ(st.packets_malformed, 1u);
+    EXPECT_EQ(st.malformed[static_cast<size_t>(parse::Reason::TruncatedL2)], 1u);
+}
+
+}  // namespace
