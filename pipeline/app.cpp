@@ -340,8 +340,8 @@ int worker_main(void* arg) {
             shard.process(raw, n);
             rte_pktmbuf_free_bulk(mb, n);
             shard.sweep(shard.now());
-            drain_reports(w);
             shard.stats().cycles += rte_rdtsc() - t0;
+            drain_reports(w);
             idle = 0;
             last_progress_tsc = t0;
             continue;
