@@ -82,7 +82,9 @@ struct Clock {
 
 // Hands finished connections to the management core through a single-producer
 // ring of records taken from a shared pool. Lossy (counted) unless `wait`: in
-// replay, waiting costs nothing but time, so nothing is dropped.
+// replay, waiting costs nothing but time, so nothing is dropped, also while a stop
+// (SIGINT, --duration) flushes every live connection: the management core keeps
+// draining until every worker is done.
 struct RecordSink {
     rte_mempool* pool = nullptr;
     rte_ring* ring = nullptr;
@@ -91,12 +93,12 @@ struct RecordSink {
     bool operator()(const track::ConnRecord& r) noexcept {
         void* obj = nullptr;
         while (rte_mempool_get(pool, &obj) != 0) {
-            if (!wait || g_stop.load(std::memory_order_relaxed)) return false;
+            if (!wait) return false;
             rte_pause();
         }
         std::memcpy(obj, &r, sizeof r);
         while (rte_ring_sp_enqueue(ring, obj) != 0) {
-            if (!wait || g_stop.load(std::memory_order_relaxed)) {
+            if (!wait) {
                 rte_mempool_put(pool, obj);
                 return false;
             }
@@ -274,7 +276,7 @@ void drain_reports(Worker& w) noexcept {
     };
     det.drain(hand);
     if (!g.replay) return;
-    while (det.pending() >= detect::Detector::kPending - 1 && !g_stop.load(std::memory_order_relaxed)) {
+    while (det.pending() >= detect::Detector::kPending - 1) {
         rte_pause();
         det.drain(hand);
     }
@@ -388,7 +390,7 @@ int worker_main(void* arg) {
     }
     shard.flush(end_time(w));
     drain_reports(w);
-    while (w.shard->detector().pending() > 0 && g.replay && !g_stop.load(std::memory_order_relaxed)) {
+    while (w.shard->detector().pending() > 0 && g.replay) {
         rte_pause();
         drain_reports(w);
     }
@@ -517,7 +519,9 @@ std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
         uint64_t per_worker = (uint64_t{o.flow_table_size} * 160u >> 20) + 16;
         mem = static_cast<unsigned>(256 + o.workers * per_worker + o.workers * 40);
         if (o.infinite_rx)  // the PMD keeps the whole capture in mbufs
-            mem += static_cast<unsigned>((g.expected_packets * (std::min<uint64_t>(g.max_caplen, 2048) + 320)) >> 20);
+            // mbuf (128) + headroom (128) + data room + mempool header and alignment (~128), + 25%
+            mem += static_cast<unsigned>(
+                (g.expected_packets * (std::max<uint64_t>(g.max_caplen, 128) + 384) * 5 / 4) >> 20);
     }
     return {argv0,
             "--lcores=" + lcores,
@@ -699,7 +703,8 @@ int run(Options& o, const char* argv0) {
         w->id = i;
         w->lcore = lcore;
         w->queue = static_cast<uint16_t>(rss ? i : 0);
-        w->direct_rx = !g.distribute;
+        // Without RSS there is one queue, and a queue has one poller (rx-only: worker 0).
+        w->direct_rx = !g.distribute && (rss || i == 0);
         char name[RTE_RING_NAMESIZE];
         std::snprintf(name, sizeof name, "ws_rec_%u", i);
         w->sink.ring = rte_ring_create(name, kRecRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),

@@ -423,7 +423,10 @@ private:
         if (l4_len < 20) return bad(Reason::BadTotalLength);
         unsigned doff = (p[12] >> 4) * 4u;
         if (doff < 20 || doff > l4_len) return bad(Reason::BadDataOffset);
-        if (doff > cap) return bad(Reason::TruncatedL4);
+        // A snaplen may cut the options (a 96-byte capture of a SYN with every option):
+        // the fixed header is enough to track the segment, so keep it and the options
+        // that were captured, and say so.
+        v_.options_truncated = doff > cap;
         v_.sport = rd16(p);
         v_.dport = rd16(p + 2);
         v_.seq = rd32(p + 4);
@@ -435,21 +438,27 @@ private:
         v_.tcp = p;
         v_.payload = p + doff;
         v_.payload_len = l4_len - doff;
-        size_t cap_payload = cap - doff;
+        size_t cap_payload = cap > doff ? cap - doff : 0;
         v_.captured_payload = static_cast<uint32_t>(cap_payload < v_.payload_len ? cap_payload : v_.payload_len);
-        Reason r = options(p + 20, doff - 20);
+        const unsigned opt_captured = static_cast<unsigned>(doff < cap ? doff : cap) - 20;
+        Reason r = options(p + 20, doff - 20, opt_captured);
         if (r != Reason::None) return bad(r);
-        if (cfg_.verify_checksums && v_.captured_payload == v_.payload_len && !v_.is_fragment) {
+        if (cfg_.verify_checksums && !v_.options_truncated && v_.captured_payload == v_.payload_len &&
+            !v_.is_fragment) {
             v_.checksum_checked = true;
             v_.checksum_ok = checksum_ok(p, l4_len);
         }
         return Kind::Tcp;
     }
 
-    Reason options(const uint8_t* o, unsigned len) noexcept {
+    // `len`: option bytes per the data offset; `captured`: how many of them are in
+    // the buffer. An option cut by the capture ends the walk; one that runs past the
+    // data offset is malformed.
+    Reason options(const uint8_t* o, unsigned len, unsigned captured) noexcept {
         TcpOptions& t = v_.opt;
         unsigned i = 0;
         while (i < len) {
+            if (i >= captured) break;
             uint8_t kind = o[i];
             if (kind == 0) break;  // end of option list
             if (kind == 1) {       // no-operation
@@ -457,9 +466,11 @@ private:
                 continue;
             }
             if (i + 1 >= len) return Reason::OptionOverrun;
+            if (i + 1 >= captured) break;
             unsigned olen = o[i + 1];
             if (olen < 2) return Reason::BadOptionLength;
             if (i + olen > len) return Reason::OptionOverrun;
+            if (i + olen > captured) break;
             const uint8_t* d = o + i + 2;
             switch (kind) {
                 case 2:

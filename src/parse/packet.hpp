@@ -48,7 +48,7 @@ enum class Reason : uint8_t {
     BadTotalLength,      // IPv4 total length < IHL*4, or IPv6 payload length inconsistent
     Ipv6ExtTruncated,    // an IPv6 extension header runs past the packet
     Ipv6ExtChainTooLong, // more extension headers than we walk (kMaxIpv6Ext)
-    TruncatedL4,         // shorter than the 20-byte TCP header
+    TruncatedL4,         // shorter than the 20-byte fixed TCP header (cut options are not malformed)
     BadDataOffset,       // TCP data offset < 5 or beyond the IP payload
     OptionOverrun,       // a TCP option's length runs past the header
     BadOptionLength,     // a TCP option with length < 2, or a known kind with a wrong length
@@ -94,6 +94,7 @@ struct PacketView {
     bool is_fragment = false;      // any IPv4/IPv6 fragment (first or later)
     bool checksum_checked = false; // verify requested and whole segment captured
     bool checksum_ok = true;
+    bool options_truncated = false; // the capture cut the TCP options; opt holds those captured
 
     Addr src{}, dst{};
     uint16_t sport = 0, dport = 0;

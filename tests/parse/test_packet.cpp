@@ -973,10 +973,16 @@ TEST(Malformed, CutTcpHeaderIsTruncatedL4) {
     expect_malformed(parse_prefix(f, 14 + 20 + 19), Reason::TruncatedL4);
 }
 
-TEST(Malformed, CutTcpOptionsAreTruncatedL4) {
-    // 20 bytes of header captured, options cut: the header is incomplete.
+TEST(Tcp, SnaplenCutOptionsKeepTheFixedHeader) {
+    // A 96-byte capture of a SYN with every option: the fixed header is whole, the
+    // options are cut. The segment is tracked; the options captured are kept.
     Bytes f = eth_ipv4_tcp({}, data_segment(10));
-    expect_malformed(parse_prefix(f, 14 + 20 + 25), Reason::TruncatedL4);
+    PacketView v = parse_prefix(f, 14 + 20 + 25);
+    ASSERT_EQ(v.kind, Kind::Tcp);
+    EXPECT_TRUE(v.options_truncated);
+    EXPECT_EQ(v.payload_len, 10u);
+    EXPECT_EQ(v.captured_payload, 0u);
+    EXPECT_FALSE(v.checksum_checked);
 }
 
 TEST(Malformed, DataOffsetBelowFiveIsBadDataOffset) {
@@ -1112,7 +1118,9 @@ TEST(Bounds, NeverReadsPastCaplen) {
     for (const Case& c : cases) {
         PacketView full = parse_frame(c.frame, c.link, cfg);
         ASSERT_EQ(full.kind, Kind::Tcp) << c.name << ": " << reason_name(full.reason);
-        size_t needed = static_cast<size_t>(full.tcp - c.frame.data()) + full.tcp_hdr_len;
+        // The fixed 20-byte header is required; options may be cut (options_truncated).
+        size_t needed = static_cast<size_t>(full.tcp - c.frame.data()) + 20;
+        size_t whole = static_cast<size_t>(full.tcp - c.frame.data()) + full.tcp_hdr_len;
         for (size_t n = 0; n <= c.frame.size(); ++n) {
             std::unique_ptr<uint8_t[]> block(new uint8_t[n]);
             if (n) std::memcpy(block.get(), c.frame.data(), n);
@@ -1128,6 +1136,7 @@ TEST(Bounds, NeverReadsPastCaplen) {
                 // A cut payload leaves the header intact. (Teredo is recognised only
                 // when the whole inner IPv6 packet is there, so it is exempt.)
                 EXPECT_EQ(k, Kind::Tcp) << c.name << " n=" << n << " " << reason_name(v.reason);
+                EXPECT_EQ(v.options_truncated, n < whole) << c.name << " n=" << n;
                 EXPECT_EQ(v.payload_len, full.payload_len) << c.name << " n=" << n;
                 EXPECT_LE(v.captured_payload, v.payload_len) << c.name << " n=" << n;
                 if (v.captured_payload) {
