@@ -1,0 +1,138 @@
+// The flow table on its own: rte_hash insert and 32-key burst lookup at 1K, 1M and
+// 16M entries (one writer, EXT_TABLE, --no-huge EAL memory), and the cost of
+// formatting a finished connection for conn.log (TSV and JSON), which the
+// management core pays once per connection.
+#include <benchmark/benchmark.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "flow/flow_key.hpp"
+#include "report/conn_log.hpp"
+#include "rte_table.hpp"
+
+namespace {
+
+using namespace ws;
+
+flow::FlowKey key_of(uint32_t i) {
+    flow::FlowKey k{};
+    k.lo_addr[10] = k.lo_addr[11] = k.hi_addr[10] = k.hi_addr[11] = 0xff;
+    k.lo_addr[12] = 10;
+    k.lo_addr[13] = static_cast<uint8_t>(i >> 16);
+    k.lo_addr[14] = static_cast<uint8_t>(i >> 8);
+    k.lo_addr[15] = static_cast<uint8_t>(i);
+    k.hi_addr[12] = 192;
+    k.hi_addr[13] = 168;
+    k.hi_addr[14] = static_cast<uint8_t>(i >> 24);
+    k.hi_addr[15] = 1;
+    k.lo_port = static_cast<uint16_t>(1024 + i % 60000);
+    k.hi_port = 443;
+    k.proto = 6;
+    return k;
+}
+
+// Inserts n keys into an empty table (then deletes them, untimed, and repeats).
+void BM_TableInsert(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    pipeline::RteTable table(n + n / 8, 0, 90);
+    std::vector<flow::FlowKey> keys(n);
+    for (uint32_t i = 0; i < n; ++i) keys[i] = key_of(i);
+    for (auto _ : state) {
+        for (uint32_t i = 0; i < n; ++i) benchmark::DoNotOptimize(table.add(keys[i]));
+        state.PauseTiming();
+        for (uint32_t i = 0; i < n; ++i) table.del(keys[i]);
+        state.ResumeTiming();
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * n);
+}
+
+// Bursts of 32 random live keys, as a worker looks up a received burst.
+void BM_TableBurstLookup(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    pipeline::RteTable table(n + n / 8, 0, 91);
+    for (uint32_t i = 0; i < n; ++i) table.add(key_of(i));
+    std::vector<flow::FlowKey> probe(1u << 20);
+    std::mt19937 rng(3);
+    for (auto& k : probe) k = key_of(static_cast<uint32_t>(rng() % n));
+    constexpr uint32_t kB = 32;
+    int32_t idx[kB];
+    size_t at = 0;
+    for (auto _ : state) {
+        table.lookup_bulk(&probe[at], kB, idx);
+        benchmark::DoNotOptimize(idx);
+        at = (at + kB) & (probe.size() - 1);
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kB);
+}
+
+track::ConnRecord sample_record() {
+    track::ConnRecord r{};
+    r.ts_us = 1'600'000'000'123'456;
+    r.duration_us = 210'000;
+    r.orig_h = key_of(7).lo_addr;
+    r.resp_h = key_of(7).hi_addr;
+    r.orig_p = 41033;
+    r.resp_p = 443;
+    r.orig_bytes = 616;
+    r.resp_bytes = 3335;
+    r.bytes_known = true;
+    r.orig_pkts = 9;
+    r.resp_pkts = 7;
+    r.orig_ip_bytes = 1000;
+    r.resp_ip_bytes = 3639;
+    r.conn_state = track::ZeekState::SF;
+    std::snprintf(r.history, sizeof r.history, "ShADadFf");
+    r.orig_state = track::TcpState::TimeWait;
+    r.resp_state = track::TcpState::Closed;
+    r.closed_first = track::Closer::Orig;
+    r.rtt_syn_synack_us = 38;
+    r.rtt_synack_ack_us = 25583;
+    r.orig_mss = 1360;
+    r.resp_mss = 1460;
+    r.orig_wscale = 6;
+    r.resp_wscale = 7;
+    r.orig_sack_ok = r.resp_sack_ok = r.orig_ts = r.resp_ts = true;
+    return r;
+}
+
+void BM_FormatRecord(benchmark::State& state) {
+    report::ConnLogWriter w(state.range(0) ? report::ConnLogWriter::Format::Json
+                                           : report::ConnLogWriter::Format::Zeek);
+    track::ConnRecord r = sample_record();
+    std::string out;
+    out.reserve(1 << 20);
+    for (auto _ : state) {
+        w.append(r, out);
+        if (out.size() > (1u << 19)) out.clear();
+        ++r.orig_p;
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+    state.SetLabel(state.range(0) ? "json" : "zeek tsv");
+}
+
+}  // namespace
+
+BENCHMARK(BM_TableInsert)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_TableBurstLookup)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24);
+BENCHMARK(BM_FormatRecord)->Arg(0)->Arg(1);
+
+int main(int argc, char** argv) {
+    char prog[] = "bench-table";
+    char a1[] = "--no-huge", a2[] = "--no-pci", a3[] = "--no-shconf", a4[] = "-m", a5[] = "6144",
+         a6[] = "--log-level=lib.*:error", a7[] = "--no-telemetry", a8[] = "-l", a9[] = "0";
+    char* eal[] = {prog, a1, a2, a3, a4, a5, a6, a7, a8, a9};
+    if (rte_eal_init(10, eal) < 0) {
+        std::fprintf(stderr, "bench-table: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+        return 2;
+    }
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    rte_eal_cleanup();
+    return 0;
+}

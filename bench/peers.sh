@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Peers side by side: the same wsgen capture, once at full size and once cut to
+# 96 bytes (editcap -s 96), through softflowd, nfpcapd (nfdump), argus, tcptrace,
+# tshark's TCP conversations, wirestate replay, and the pcap PMD alone
+# (wirestate replay --rx-only). Prints a markdown table: wall time, Mpps and the
+# number of TCP connections each tool reports (NetFlow/argus flows are counted as
+# distinct unordered 4-tuples, so both directions of a connection count once).
+#
+# Installs the peers it needs with apt-get (CI does not run benchmarks, so they
+# are not in scripts/install-deps.sh). Single runs, one tool at a time; run it on
+# an otherwise idle machine.
+#
+# usage: bench/peers.sh [--packets N] [--concurrency N] [--out DIR]
+#        [--wirestate PATH] [--wsgen PATH] [--capture FILE]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+packets=1000000
+concurrency=10000
+out="$root/out/peers"
+ws="$root/build/pipeline/wirestate"
+wsgen="$root/build/bench/gen/wsgen"
+capture=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --packets) packets=$2; shift 2 ;;
+    --concurrency) concurrency=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --wirestate) ws=$2; shift 2 ;;
+    --wsgen) wsgen=$2; shift 2 ;;
+    --capture) capture=$2; shift 2 ;;
+    *) echo "peers.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+
+# ---- the peers ------------------------------------------------------------------
+need=()
+for pair in softflowd:softflowd nfpcapd:nfdump argus:argus-server ra:argus-client tcptrace:tcptrace \
+            tshark:tshark editcap:wireshark-common; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "# installing ${need[*]}" >&2
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# ---- the captures ---------------------------------------------------------------
+if [ -z "$capture" ]; then
+  capture="$out/peers-${packets}p.pcap"
+  [ -f "$capture" ] || "$wsgen" "$capture" --packets "$packets" --concurrency "$concurrency" \
+      --ipv6-fraction 0.1 --truth "$out/peers-${packets}p.truth.tsv" --seed 1 2>&1 | sed 's/^/# /' >&2
+fi
+cut96="${capture%.pcap}-s96.pcap"
+[ -f "$cut96" ] || editcap -s 96 "$capture" "$cut96"
+frames=$(capinfos -c -M "$capture" | awk '/Number of packets/ {print $NF}')
+truth=""
+[ -f "${capture%.pcap}.truth.tsv" ] && truth=$(( $(wc -l < "${capture%.pcap}.truth.tsv") - 1 ))
+
+# Distinct unordered TCP 4-tuples in "saddr sport daddr dport" lines on stdin.
+count_tuples() {
+  /usr/bin/python3 -c '
+import sys
+s = set()
+for line in sys.stdin:
+    f = line.split()
+    if len(f) >= 4:
+        a, b = (f[0], f[1]), (f[2], f[3])
+        s.add((a, b) if a <= b else (b, a))
+print(len(s))'
+}
+
+# Each runner: $1 = capture, $2 = scratch dir; runs the tool under `timed` (which
+# leaves the wall time in $2/wall) and prints the connection count.
+limit=${PEERS_TIMEOUT:-120}
+timed() {
+  local dir=$1; shift
+  local t0 t1 rc=0
+  t0=$(date +%s.%N)
+  timeout -s KILL "$limit" "$@" || rc=$?
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l > "$dir/wall"
+  [ "$rc" -eq 137 ] && echo "timeout" > "$dir/wall"
+  return 0
+}
+run_softflowd() {
+  local port=$(( 20000 + RANDOM % 20000 ))
+  mkdir -p "$2/nf"
+  nfcapd -p "$port" -b 127.0.0.1 -w "$2/nf" -t 3600 >/dev/null 2>&1 & local col=$!
+  sleep 0.5
+  timed "$2" softflowd -r "$1" -n "127.0.0.1:$port" -v 9 -6 -d -m 4000000 -c "$2/sf.ctl" -p "$2/sf.pid" \
+      >/dev/null 2>&1
+  sleep 1; kill -TERM "$col" 2>/dev/null; wait "$col" 2>/dev/null || true
+  nfdump -R "$2/nf" -q -o 'fmt:%sa %sp %da %dp' 'proto tcp' 2>/dev/null | count_tuples
+}
+run_nfpcapd() {
+  mkdir -p "$2/nfp"
+  timed "$2" nfpcapd -r "$1" -w "$2/nfp" >/dev/null 2>&1
+  nfdump -R "$2/nfp" -q -o 'fmt:%sa %sp %da %dp' 'proto tcp' 2>/dev/null | count_tuples
+}
+run_argus() {
+  timed "$2" argus -r "$1" -w "$2/a.argus" >/dev/null 2>&1
+  ra -n -r "$2/a.argus" -c ' ' -s saddr sport daddr dport - tcp 2>/dev/null | count_tuples
+}
+run_tcptrace() {
+  timed "$2" sh -c 'tcptrace -n "$1" > "$2/tcptrace.txt" 2>/dev/null' sh "$1" "$2"
+  grep -cE '^ *[0-9]+: ' "$2/tcptrace.txt" || true
+}
+run_tshark() {
+  timed "$2" sh -c 'tshark -q -n -r "$1" -z conv,tcp > "$2/tshark.txt" 2>/dev/null' sh "$1" "$2"
+  grep -c '<->' "$2/tshark.txt" || true
+}
+run_wirestate() {
+  timed "$2" "$ws" replay "$1" --conn-log "$2/conn.log" --stats-json "$2/ws.json" --no-summary --workers 1 \
+      >/dev/null 2>&1
+  /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_written"])' "$2/ws.json"
+}
+run_pmd() {
+  timed "$2" "$ws" replay "$1" --rx-only --conn-log /dev/null --stats-json "$2/pmd.json" --no-summary --workers 1 \
+      >/dev/null 2>&1
+  echo "-"
+}
+
+declare -A result
+tools=(softflowd nfpcapd argus tcptrace tshark wirestate pmd)
+for tool in "${tools[@]}"; do
+  for variant in full s96; do
+    f=$capture; [ "$variant" = s96 ] && f=$cut96
+    scratch=$(mktemp -d "$out/run-XXXXXX")
+    n=$("run_$tool" "$f" "$scratch" 2>/dev/null || echo "failed")
+    wall=$(cat "$scratch/wall" 2>/dev/null || echo "failed")
+    if [ "$wall" = timeout ] || [ "$wall" = failed ]; then
+      result[$tool-$variant]="$wall (> ${limit} s) | - | ${n:--}"
+    else
+      mpps=$(echo "$frames / $wall / 1000000" | bc -l)
+      result[$tool-$variant]=$(printf "%.2f | %.2f | %s" "$wall" "$mpps" "${n:--}")
+    fi
+    echo "# $tool $variant: ${result[$tool-$variant]}" >&2
+    rm -rf "$scratch"
+  done
+done
+
+declare -A label=(
+  [softflowd]="softflowd -r (NetFlow v9 to nfcapd)" [nfpcapd]="nfpcapd -r (nfdump)"
+  [argus]="argus -r" [tcptrace]="tcptrace -n" [tshark]="tshark -q -z conv,tcp"
+  [wirestate]="wirestate replay (1 worker)" [pmd]="pcap PMD alone (wirestate replay --rx-only)")
+echo
+echo "Capture: $(basename "$capture"), $frames packets${truth:+, $truth TCP connections (wsgen ground truth)};" \
+     "cut: editcap -s 96."
+echo
+echo "| tool | full: wall s | Mpps | TCP connections | 96 B: wall s | Mpps | TCP connections |"
+echo "|---|---|---|---|---|---|---|"
+for tool in "${tools[@]}"; do
+  echo "| ${label[$tool]} | ${result[$tool-full]} | ${result[$tool-s96]} |"
+done

@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Plots bench/pipeline-results.json (written by bench/pipeline-bench) as
+bench/mpps_vs_connections.png: pipeline Mpps and the pcap PMD's ceiling against
+live connections (log scale), one line per worker count; the per-second range
+as error bars. Uses the newest run for each (workers, connections) pair.
+
+usage: bench/plot.py [RESULTS.json] [OUT.png]
+Needs matplotlib (Debian: python3-matplotlib); installs it with apt-get if missing.
+"""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def import_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "python3-matplotlib"], check=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def main():
+    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "pipeline-results.json")
+    dst = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "mpps_vs_connections.png")
+    with open(src) as f:
+        runs = json.load(f)
+    newest = {}
+    for r in runs:  # later entries replace earlier ones
+        newest[(r["workers"], r["live_connections_max"] // 1000 * 1000 or r["live_connections_max"])] = r
+    plt = import_matplotlib()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for w in sorted({k[0] for k in newest}):
+        pts = sorted((r["live_connections_max"], r) for (ww, _), r in newest.items() if ww == w)
+        x = [p[0] for p in pts]
+        y = [p[1]["mpps_median"] for p in pts]
+        lo = [p[1]["mpps_median"] - p[1]["mpps_min"] for p in pts]
+        hi = [p[1]["mpps_max"] - p[1]["mpps_median"] for p in pts]
+        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, label=f"wirestate, {w} worker{'s' if w > 1 else ''}")
+        for xi, p in zip(x, pts):
+            ax.annotate(f"{p[1]['mpps_median']:.2f}\n{p[1]['ns_per_packet_worker'][0]:.0f} ns/pkt", (xi, p[1]["mpps_median"]),
+                        textcoords="offset points", xytext=(6, 6), fontsize=7)
+        ax.plot(x, [p[1]["ceiling_mpps"] for p in pts], linestyle="--", marker="s",
+                label="pcap PMD ceiling (--rx-only)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("live connections")
+    ax.set_ylabel("Mpps (median of per-second rates)")
+    ax.set_title("wirestate replay --infinite-rx, snaplen 96")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(dst)
+    print(f"wrote {dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
