@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <new>
 #include <vector>
 
@@ -62,8 +63,10 @@ public:
           cfg_(cfg),
           cap_(table.capacity()),
           conns_(new (std::align_val_t(64)) track::Conn[cap_]),
-          cold_(cap_),
-          keys_(cap_),
+          // Not zeroed: written when a connection is created; untouched pages cost nothing,
+          // so a large table starts at once and grows into memory as it fills.
+          cold_(new track::ConnCold[cap_]),
+          keys_(new flow::FlowKey[cap_]),
           gen_(cap_, 0),
           flags_(cap_, 0),
           fresh_(cap_),
@@ -182,27 +185,28 @@ private:
     // dropped (that connection is still ended by the sweep, just not evicted early).
     class EvictionQueue {
     public:
-        explicit EvictionQueue(uint32_t cap) : ring_(cap ? cap : 1) {}
+        explicit EvictionQueue(uint32_t cap) : size_(cap ? cap : 1), ring_(new FifoEntry[size_]) {}
         void push(FifoEntry e) noexcept {
-            if (len_ == ring_.size()) {
-                head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
+            if (len_ == size_) {
+                head_ = head_ + 1 == size_ ? 0 : head_ + 1;
                 --len_;
             }
             size_t tail = head_ + len_;
-            if (tail >= ring_.size()) tail -= ring_.size();
+            if (tail >= size_) tail -= size_;
             ring_[tail] = e;
             ++len_;
         }
         bool pop(FifoEntry& e) noexcept {
             if (len_ == 0) return false;
             e = ring_[head_];
-            head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
+            head_ = head_ + 1 == size_ ? 0 : head_ + 1;
             --len_;
             return true;
         }
 
     private:
-        std::vector<FifoEntry> ring_;
+        size_t size_;
+        std::unique_ptr<FifoEntry[]> ring_;
         size_t head_ = 0, len_ = 0;
     };
 
@@ -349,8 +353,11 @@ private:
     ShardConfig cfg_;
     uint32_t cap_;
     std::unique_ptr<track::Conn[], AlignedDelete> conns_;  // hot: one cache line each
-    std::vector<track::ConnCold> cold_;
-    std::vector<flow::FlowKey> keys_;
+    std::unique_ptr<track::ConnCold[]> cold_;
+    std::unique_ptr<flow::FlowKey[]> keys_;
+    static_assert(std::is_trivially_default_constructible_v<track::ConnCold> &&
+                  std::is_trivially_default_constructible_v<flow::FlowKey>,
+                  "per-connection arrays are allocated without zeroing");
     std::vector<uint32_t> gen_;   // bumped when a slot is reused: invalidates FIFO entries
     std::vector<uint8_t> flags_;  // kLive | kEmbryonic | kHalfOpen | kHalfOpenLo | kRetried
     EvictionQueue fresh_;    // embryonic, one packet so far
