@@ -129,7 +129,8 @@ struct App {
     Options* opt = nullptr;
     uint16_t port = 0;
     bool replay = false;
-    uint64_t expected_packets = 0;  // replay: frames in the capture file
+    uint64_t expected_packets = 0;  // replay with infinite_rx: frames in the capture file
+    uint64_t losses_at_last_check = 0;  // replay: end-of-file detection (replay_complete)
     uint32_t max_caplen = 0;        // replay: largest frame in the capture file
     uint32_t linktype = 1;
     Clock clock;
@@ -178,11 +179,17 @@ uint64_t port_received(uint16_t port) {
     return st.ipackets;
 }
 
-// Replay: the pcap PMD never signals end of file, so the capture's frame count
-// (read once with libpcap) decides when everything has arrived.
+// Replay: the pcap PMD never signals end of file. It reads a frame before it takes an
+// mbuf for it, and counts a failed allocation (rx_nombuf, the frame is lost) or a
+// read error (ierrors): so an empty poll that moved neither counter since the last
+// check found the end of the file. Called by the one thread polling the port, right
+// after an empty poll.
 bool replay_complete() {
     if (g.opt->infinite_rx) return false;
-    return port_received(g.port) + port_losses(g.port) >= g.expected_packets;
+    const uint64_t losses = port_losses(g.port);
+    const bool eof = losses == g.losses_at_last_check;
+    g.losses_at_last_check = losses;
+    return eof;
 }
 
 // ---- management core ------------------------------------------------------
@@ -366,8 +373,8 @@ int worker_main(void* arg) {
                 if (replay_complete()) break;
                 // A PMD that loses frames without counting them must not hang us.
                 if (rte_rdtsc() - last_progress_tsc > 5 * hz) {
-                    spdlog::warn("replay: no frame for 5 s after {} of {}; assuming end of capture",
-                                 port_received(g.port), g.expected_packets);
+                    spdlog::warn("replay: no frame for 5 s after {}; assuming end of capture",
+                                 port_received(g.port));
                     break;
                 }
             }
@@ -537,11 +544,25 @@ std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
             "--vdev=net_pcap0,rx_pcap=" + o.replay_file + (o.infinite_rx ? ",infinite_rx=1" : "")};
 }
 
-void read_capture_header(const std::string& path) {
+// The link type and snap length come from the file header. Only infinite_rx, which
+// keeps every frame in its own mbuf, needs the frame count and the largest frame:
+// that costs a pass over the file.
+void read_capture_header(const std::string& path, bool count_frames) {
     char err[PCAP_ERRBUF_SIZE] = {0};
     pcap_t* p = pcap_open_offline(path.c_str(), err);
     if (p == nullptr) fail("cannot read capture " + path + ": " + err);
     g.linktype = static_cast<uint32_t>(pcap_datalink(p));
+    const int snap = pcap_snapshot(p);
+    g.max_caplen = snap > 0 && snap < 65535 ? static_cast<uint32_t>(snap) : 65535u;
+    if (!parse::link_supported(g.linktype)) {
+        pcap_close(p);
+        fail("capture " + path + " has link type " + std::to_string(g.linktype) + ", which wirestate does not read");
+    }
+    if (!count_frames) {
+        pcap_close(p);
+        return;
+    }
+    g.max_caplen = 0;
     pcap_pkthdr* h;
     const u_char* d;
     uint64_t n = 0;
@@ -556,8 +577,6 @@ void read_capture_header(const std::string& path) {
         fail("cannot read capture " + path + ": " + e);
     }
     pcap_close(p);
-    if (!parse::link_supported(g.linktype))
-        fail("capture " + path + " has link type " + std::to_string(g.linktype) + ", which wirestate does not read");
     g.expected_packets = n;
 }
 
@@ -644,7 +663,7 @@ int run(Options& o, const char* argv0) {
     // Log lines go to stderr: stdout may carry the connection log ("--conn-log -").
     spdlog::set_default_logger(spdlog::stderr_color_mt("wirestate"));
     spdlog::set_pattern("wirestate [%l] %v");
-    if (g.replay) read_capture_header(o.replay_file);
+    if (g.replay) read_capture_header(o.replay_file, o.infinite_rx);
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
