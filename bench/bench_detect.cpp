@@ -4,6 +4,8 @@
 // flood (every packet a new half-open connection); and Detector::on_packet
 // alone. ns/packet = time per iteration / packets per iteration.
 #include <benchmark/benchmark.h>
+
+#include "eal_main.hpp"
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -180,18 +182,4 @@ BENCHMARK(BM_ShardEstablished)->ArgsProduct({{1 << 10, 1 << 16}, {0, 1}})->ArgNa
 BENCHMARK(BM_ShardSynFlood)->Arg(0)->Arg(1)->ArgName("detect");
 BENCHMARK(BM_DetectorOnPacket)->Arg(0)->Arg(1)->ArgName("syn");
 
-int main(int argc, char** argv) {
-    char prog[] = "bench-detect";
-    char a1[] = "--no-huge", a2[] = "--no-pci", a3[] = "--no-shconf", a4[] = "-m", a5[] = "1024",
-         a6[] = "--log-level=lib.*:error", a7[] = "--no-telemetry", a8[] = "-l", a9[] = "0";
-    char* eal[] = {prog, a1, a2, a3, a4, a5, a6, a7, a8, a9};
-    if (rte_eal_init(10, eal) < 0) {
-        std::fprintf(stderr, "bench-detect: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
-        return 2;
-    }
-    benchmark::Initialize(&argc, argv);
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    rte_eal_cleanup();
-    return 0;
-}
+int main(int argc, char** argv) { return ws::bench::run_under_eal(argc, argv, "bench-detect"); }

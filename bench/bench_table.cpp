@@ -3,6 +3,8 @@
 // formatting a finished connection for conn.log (TSV and JSON), which the
 // management core pays once per connection.
 #include <benchmark/benchmark.h>
+
+#include "eal_main.hpp"
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -121,18 +123,4 @@ BENCHMARK(BM_TableInsert)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchm
 BENCHMARK(BM_TableBurstLookup)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24);
 BENCHMARK(BM_FormatRecord)->Arg(0)->Arg(1);
 
-int main(int argc, char** argv) {
-    char prog[] = "bench-table";
-    char a1[] = "--no-huge", a2[] = "--no-pci", a3[] = "--no-shconf", a4[] = "-m", a5[] = "6144",
-         a6[] = "--log-level=lib.*:error", a7[] = "--no-telemetry", a8[] = "-l", a9[] = "0";
-    char* eal[] = {prog, a1, a2, a3, a4, a5, a6, a7, a8, a9};
-    if (rte_eal_init(10, eal) < 0) {
-        std::fprintf(stderr, "bench-table: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
-        return 2;
-    }
-    benchmark::Initialize(&argc, argv);
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    rte_eal_cleanup();
-    return 0;
-}
+int main(int argc, char** argv) { return ws::bench::run_under_eal(argc, argv, "bench-table"); }

@@ -2,6 +2,8 @@
 // 1M and 16M live connections. The table is the pipeline's: rte_hash under a real
 // EAL (--no-huge), one writer, bulk lookups with prefetch, as a worker runs it.
 #include <benchmark/benchmark.h>
+
+#include "eal_main.hpp"
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -192,18 +194,4 @@ BENCHMARK(BM_LookupAndUpdate)
     ->ArgNames({"conns", "prefetch_cold"})
     ->Unit(benchmark::kNanosecond);
 
-int main(int argc, char** argv) {
-    char prog[] = "bench-track";
-    char a1[] = "--no-huge", a2[] = "--no-pci", a3[] = "--no-shconf", a4[] = "-m", a5[] = "6144",
-         a6[] = "--log-level=lib.*:error", a7[] = "--no-telemetry", a8[] = "-l", a9[] = "0";
-    char* eal[] = {prog, a1, a2, a3, a4, a5, a6, a7, a8, a9};
-    if (rte_eal_init(10, eal) < 0) {
-        std::fprintf(stderr, "bench-track: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
-        return 2;
-    }
-    benchmark::Initialize(&argc, argv);
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    rte_eal_cleanup();
-    return 0;
-}
+int main(int argc, char** argv) { return ws::bench::run_under_eal(argc, argv, "bench-track"); }

@@ -17,17 +17,12 @@
 #include <cstring>
 #include <type_traits>
 
+#include "flow/hash.hpp"
+
 namespace ws::detect {
 
-// 64-bit mix (the murmur3 finalizer): a bijection, so distinct inputs stay distinct.
-constexpr uint64_t mix64(uint64_t x) noexcept {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
+// A bijection, so distinct inputs stay distinct.
+using flow::mix64;
 
 // Seeded hash of a key's bytes. The seed comes from the configuration, so an
 // attacker who does not know it cannot aim spoofed keys at one sketch column.

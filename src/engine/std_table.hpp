@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "flow/flow_key.hpp"
+#include "flow/hash.hpp"
 
 namespace ws::engine {
 
@@ -16,12 +17,8 @@ struct FlowKeyHash {
     size_t operator()(const flow::FlowKey& k) const noexcept {
         uint64_t w[5];
         std::memcpy(w, &k, sizeof w);
-        uint64_t h = 0x9e3779b97f4a7c15ull;
-        for (uint64_t x : w) {
-            h ^= x;
-            h *= 0xff51afd7ed558ccdull;
-            h ^= h >> 32;
-        }
+        uint64_t h = 0;
+        for (uint64_t x : w) h = flow::mix64(h ^ x);
         return static_cast<size_t>(h);
     }
 };

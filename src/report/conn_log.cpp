@@ -1,5 +1,7 @@
 #include "report/conn_log.hpp"
 
+#include "flow/hash.hpp"
+
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -14,15 +16,7 @@ using track::ConnRecord;
 
 // ---- uid -----------------------------------------------------------------------
 
-// SplitMix64's finaliser (Stafford's Mix13): a bijection with full avalanche.
-constexpr uint64_t mix64(uint64_t x) noexcept {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
+using flow::mix64;
 
 // Words are assembled little-endian from bytes so the uid does not depend on the
 // host's byte order.
