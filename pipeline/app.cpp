@@ -33,6 +33,7 @@
 #include "engine/shard.hpp"
 #include "report/conn_log.hpp"
 #include "report/summary.hpp"
+#include "huge_heap.hpp"
 #include "rte_table.hpp"
 
 namespace ws::pipeline {
@@ -118,6 +119,7 @@ struct alignas(64) Worker {
     rte_ring* in_ring = nullptr;
     rte_ring* stats_ring = nullptr;  // periodic ShardStats snapshots to the management core
     rte_ring* report_ring = nullptr; // detection interval reports to the management core
+    std::unique_ptr<HugeHeap> heap;  // without hugepages: the table's own memory (outlives it)
     std::unique_ptr<RteTable> table;
     RecordSink sink;
     std::unique_ptr<WorkerShard> shard;
@@ -523,8 +525,8 @@ std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
     }
     unsigned mem = o.memory_mb;
     if (mem == 0) {
-        uint64_t per_worker = (uint64_t{o.flow_table_size} * 160u >> 20) + 16;
-        mem = static_cast<unsigned>(256 + o.workers * per_worker + o.workers * 40);
+        // Flow tables live in heaps of their own (HugeHeap), not in EAL memory.
+        mem = static_cast<unsigned>(256 + o.workers * 40);
         if (o.infinite_rx)  // the PMD keeps the whole capture in mbufs
             // mbuf (128) + headroom (128) + data room + mempool header and alignment (~128), + 25%
             mem += static_cast<unsigned>(
@@ -601,7 +603,11 @@ void setup_port(const Options& o, bool want_rss) {
     uint16_t rxd = kRxDesc, txd = 0;
     rte_eth_dev_adjust_nb_rx_tx_desc(g.port, &rxd, &txd);
     const int socket = rte_eth_dev_socket_id(g.port) >= 0 ? rte_eth_dev_socket_id(g.port) : 0;
-    uint64_t nb_mbufs = 8191 + o.workers * (kInRingSize + rxd + 2u * kBurst);
+    // A NIC's queue holds rxd filled mbufs; the pcap PMD takes one per frame as it
+    // reads, so replay needs only what is in flight (bursts, worker rings, per-lcore
+    // caches): every mbuf is initialised, i.e. touched, when the pool is created.
+    uint64_t nb_mbufs = g.replay ? 2047 + (o.workers + 1) * (256 + 2u * kBurst) + (g.distribute ? o.workers * kInRingSize : 0)
+                                 : 8191 + o.workers * (kInRingSize + rxd + 2u * kBurst);
     if (g.replay && o.infinite_rx) nb_mbufs += g.expected_packets;  // infinite_rx preloads every frame
     // Replay knows its largest frame: smaller mbufs, less memory; larger frames chain (scatter).
     uint16_t room = RTE_MBUF_DEFAULT_BUF_SIZE;
@@ -747,7 +753,12 @@ int run(Options& o, const char* argv0) {
                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (!w->in_ring) fail(rte_error("cannot create worker ring"));
         }
-        w->table = std::make_unique<RteTable>(o.flow_table_size, static_cast<int>(rte_lcore_to_socket_id(lcore)), i);
+        int table_socket = static_cast<int>(rte_lcore_to_socket_id(lcore));
+        if (!rte_eal_has_hugepages()) {
+            w->heap = std::make_unique<HugeHeap>("ws_heap_" + std::to_string(i), RteTable::footprint(o.flow_table_size));
+            table_socket = w->heap->socket();
+        }
+        w->table = std::make_unique<RteTable>(o.flow_table_size, table_socket, i);
         w->shard = std::make_unique<WorkerShard>(*w->table, w->sink, scfg);
         g.workers.push_back(std::move(w));
     }

@@ -5,6 +5,7 @@
 
 #include <rte_errno.h>
 #include <rte_hash.h>
+#include <rte_common.h>
 #include <rte_hash_crc.h>
 
 #include <cstdio>
@@ -38,6 +39,15 @@ public:
     RteTable& operator=(const RteTable&) = delete;
 
     uint32_t capacity() const noexcept { return cap_; }
+
+    // Upper bound of the memory rte_hash_create allocates for `capacity` entries
+    // (DPDK 22.11, EXT_TABLE, one writer): key store (8 + key, 16-aligned, per
+    // slot), main and overflow buckets (64 B per 8 entries, power of two), the
+    // free-slot and free-bucket rings, plus allocator overhead.
+    static size_t footprint(uint32_t capacity) noexcept {
+        const size_t n = capacity, p2 = rte_align64pow2(n + 1);
+        return 64 * (n + 1) + 2 * 64 * (p2 / 8) + 4 * p2 + 4 * (p2 / 8 + 1) + 4 * (n + 1) + (size_t{4} << 20);
+    }
 
     void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx) noexcept {
         const void* ptrs[RTE_HASH_LOOKUP_BULK_MAX];

@@ -26,6 +26,7 @@
 #include "detect/detector.hpp"
 #include "engine/stats.hpp"
 #include "flow/flow_key.hpp"
+#include "mem/region.hpp"
 #include "parse/packet.hpp"
 #include "track/tracker.hpp"
 
@@ -62,13 +63,13 @@ public:
           sink_(sink),
           cfg_(cfg),
           cap_(table.capacity()),
-          conns_(new (std::align_val_t(64)) track::Conn[cap_]),
-          // Not zeroed: written when a connection is created; untouched pages cost nothing,
-          // so a large table starts at once and grows into memory as it fills.
-          cold_(new track::ConnCold[cap_]),
-          keys_(new flow::FlowKey[cap_]),
-          gen_(cap_, 0),
-          flags_(cap_, 0),
+          // Fresh mappings (mem::Array): zero without being written, so a large table
+          // starts at once and grows into memory, in huge pages where THP allows, as it fills.
+          conns_(cap_),
+          cold_(cap_),
+          keys_(cap_),
+          gen_(cap_),
+          flags_(cap_),
           fresh_(cap_),
           retried_(cap_),
           det_(cfg.detect),
@@ -185,7 +186,7 @@ private:
     // dropped (that connection is still ended by the sweep, just not evicted early).
     class EvictionQueue {
     public:
-        explicit EvictionQueue(uint32_t cap) : size_(cap ? cap : 1), ring_(new FifoEntry[size_]) {}
+        explicit EvictionQueue(uint32_t cap) : size_(cap ? cap : 1), ring_(size_) {}
         void push(FifoEntry e) noexcept {
             if (len_ == size_) {
                 head_ = head_ + 1 == size_ ? 0 : head_ + 1;
@@ -206,7 +207,7 @@ private:
 
     private:
         size_t size_;
-        std::unique_ptr<FifoEntry[]> ring_;
+        mem::Array<FifoEntry> ring_;
         size_t head_ = 0, len_ = 0;
     };
 
@@ -344,22 +345,15 @@ private:
         }
     }
 
-    struct AlignedDelete {
-        void operator()(track::Conn* p) const noexcept { ::operator delete[](p, std::align_val_t(64)); }
-    };
-
     Table& table_;
     Sink& sink_;
     ShardConfig cfg_;
     uint32_t cap_;
-    std::unique_ptr<track::Conn[], AlignedDelete> conns_;  // hot: one cache line each
-    std::unique_ptr<track::ConnCold[]> cold_;
-    std::unique_ptr<flow::FlowKey[]> keys_;
-    static_assert(std::is_trivially_default_constructible_v<track::ConnCold> &&
-                  std::is_trivially_default_constructible_v<flow::FlowKey>,
-                  "per-connection arrays are allocated without zeroing");
-    std::vector<uint32_t> gen_;   // bumped when a slot is reused: invalidates FIFO entries
-    std::vector<uint8_t> flags_;  // kLive | kEmbryonic | kHalfOpen | kHalfOpenLo | kRetried
+    mem::Array<track::Conn> conns_;  // hot: one cache line each
+    mem::Array<track::ConnCold> cold_;
+    mem::Array<flow::FlowKey> keys_;
+    mem::Array<uint32_t> gen_;   // bumped when a slot is reused: invalidates FIFO entries
+    mem::Array<uint8_t> flags_;  // kLive | kEmbryonic | kHalfOpen | kHalfOpenLo | kRetried
     EvictionQueue fresh_;    // embryonic, one packet so far
     EvictionQueue retried_;  // embryonic, more than one packet
     uint64_t embryonic_cap_ = 1;

@@ -1,0 +1,87 @@
+// Large, long-lived, page-aligned memory for per-worker tables: private anonymous
+// mappings that the kernel may back with transparent huge pages (THP "madvise"
+// mode, Debian's default). Touching a few hundred MiB at start-up then costs a
+// fault per 2 MiB instead of one per 4 KiB, and so does giving it back at exit.
+// Mapped once at start-up; never on the packet path.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace ws::mem {
+
+inline constexpr size_t kHugePage = size_t{2} << 20;
+
+class Region {
+public:
+    Region() = default;
+    // Reserves `bytes` rounded up to whole 2 MiB pages, 2 MiB aligned. Nothing is
+    // touched: memory is committed as it is first written. Throws std::bad_alloc
+    // when the address space cannot be had.
+    explicit Region(size_t bytes) {
+        len_ = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+        if (len_ == 0) return;
+        const size_t span = len_ + kHugePage;  // over-reserve to align the start, then trim
+        void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (raw == MAP_FAILED) throw std::bad_alloc();
+        const auto a = reinterpret_cast<uintptr_t>(raw);
+        const uintptr_t start = (a + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+        if (start > a) munmap(raw, start - a);
+        const uintptr_t end = start + len_;
+        if (a + span > end) munmap(reinterpret_cast<void*>(end), a + span - end);
+        base_ = reinterpret_cast<void*>(start);
+        huge_ = madvise(base_, len_, MADV_HUGEPAGE) == 0;  // refused where THP is "never"
+    }
+    ~Region() {
+        if (base_ != nullptr) munmap(base_, len_);
+    }
+    Region(Region&& o) noexcept
+        : base_(std::exchange(o.base_, nullptr)), len_(std::exchange(o.len_, 0)), huge_(o.huge_) {}
+    Region& operator=(Region&& o) noexcept {
+        std::swap(base_, o.base_);
+        std::swap(len_, o.len_);
+        std::swap(huge_, o.huge_);
+        return *this;
+    }
+    Region(const Region&) = delete;
+    Region& operator=(const Region&) = delete;
+
+    void* data() const noexcept { return base_; }
+    size_t size() const noexcept { return len_; }
+    // Whether the kernel took the huge-page advice (it may still use 4 KiB pages
+    // when no 2 MiB page is free).
+    bool huge_advised() const noexcept { return huge_; }
+
+private:
+    void* base_ = nullptr;
+    size_t len_ = 0;
+    bool huge_ = false;
+};
+
+}  // namespace ws::mem
+
+namespace ws::mem {
+
+// A fixed-size array of trivially constructible T on its own Region: zero-filled
+// (fresh anonymous memory), and only the pages that are written ever cost memory.
+template <class T>
+class Array {
+    static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>);
+    static_assert(alignof(T) <= 4096);
+
+public:
+    explicit Array(size_t n) : region_(n * sizeof(T)), p_(static_cast<T*>(region_.data())) {}
+    T& operator[](size_t i) const noexcept { return p_[i]; }
+    T* data() const noexcept { return p_; }
+
+private:
+    Region region_;
+    T* p_;
+};
+
+}  // namespace ws::mem
