@@ -23,7 +23,7 @@ public:
         rte_hash_parameters p{};
         p.name = name_;
         p.entries = capacity;
-        p.key_len = sizeof(flow::FlowKey);
+        p.key_len = sizeof(Key);
         p.hash_func = rte_hash_crc;
         p.hash_func_init_val = 0;
         p.socket_id = socket;
@@ -41,7 +41,7 @@ public:
     uint32_t capacity() const noexcept { return cap_; }
 
     // Upper bound of the memory rte_hash_create allocates for `capacity` entries
-    // (DPDK 22.11, EXT_TABLE, one writer): key store (8 + key, 16-aligned, per
+    // (DPDK 22.11, EXT_TABLE, one writer): key store (8 + key, 16-aligned: 64 B per
     // slot), main and overflow buckets (64 B per 8 entries, power of two), the
     // free-slot and free-bucket rings, plus allocator overhead.
     static size_t footprint(uint32_t capacity) noexcept {
@@ -50,10 +50,14 @@ public:
     }
 
     void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx) noexcept {
+        Key padded[RTE_HASH_LOOKUP_BULK_MAX];
         const void* ptrs[RTE_HASH_LOOKUP_BULK_MAX];
         for (uint32_t done = 0; done < n;) {
             uint32_t m = n - done < RTE_HASH_LOOKUP_BULK_MAX ? n - done : RTE_HASH_LOOKUP_BULK_MAX;
-            for (uint32_t i = 0; i < m; ++i) ptrs[i] = &keys[done + i];
+            for (uint32_t i = 0; i < m; ++i) {
+                padded[i] = Key(keys[done + i]);
+                ptrs[i] = &padded[i];
+            }
             rte_hash_lookup_bulk(h_, ptrs, m, idx + done);  // misses come back as -ENOENT
             for (uint32_t i = 0; i < m; ++i)
                 if (idx[done + i] < 0) idx[done + i] = -1;
@@ -61,16 +65,32 @@ public:
         }
     }
     int32_t lookup(const flow::FlowKey& k) noexcept {
-        int32_t r = rte_hash_lookup(h_, &k);
+        Key key(k);
+        int32_t r = rte_hash_lookup(h_, &key);
         return r < 0 ? -1 : r;
     }
     int32_t add(const flow::FlowKey& k) noexcept {
-        int32_t r = rte_hash_add_key(h_, &k);
+        Key key(k);
+        int32_t r = rte_hash_add_key(h_, &key);
         return r < 0 ? -1 : r;
     }
-    void del(const flow::FlowKey& k) noexcept { rte_hash_del_key(h_, &k); }
+    void del(const flow::FlowKey& k) noexcept {
+        Key key(k);
+        rte_hash_del_key(h_, &key);
+    }
 
 private:
+    // The key as rte_hash stores it: padded from 40 to 48 bytes, a length rte_hash
+    // compares with vector instructions (40 falls back to memcmp), and with the
+    // 8-byte data word a key slot is exactly one 64-byte line.
+    struct alignas(16) Key {
+        flow::FlowKey k;
+        uint8_t zero[8];
+        Key() = default;
+        explicit Key(const flow::FlowKey& f) noexcept : k(f), zero{} {}
+    };
+    static_assert(sizeof(Key) == 48);
+
     char name_[RTE_HASH_NAMESIZE];
     uint32_t cap_;
     rte_hash* h_ = nullptr;

@@ -27,8 +27,22 @@ static_assert(std::is_trivially_copyable_v<FlowKey>);
 
 // Builds the key of a parsed TCP packet. Returns true when the packet's sender is
 // the "lo" endpoint of the key.
+// memcmp's order on two addresses (bytes in network order), inline: two 64-bit
+// loads each instead of a library call on every packet.
+inline int compare_addr(const parse::Addr& a, const parse::Addr& b) noexcept {
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a.data(), 8);
+    std::memcpy(&a1, a.data() + 8, 8);
+    std::memcpy(&b0, b.data(), 8);
+    std::memcpy(&b1, b.data() + 8, 8);
+    if (a0 != b0) return __builtin_bswap64(a0) < __builtin_bswap64(b0) ? -1 : 1;
+    if (a1 != b1) return __builtin_bswap64(a1) < __builtin_bswap64(b1) ? -1 : 1;
+    return 0;
+}
+
 inline bool make_key(const parse::PacketView& v, FlowKey& k) noexcept {
-    int c = std::memcmp(v.src.data(), v.dst.data(), v.src.size());
+    static_assert(sizeof(parse::Addr) == 16);
+    int c = compare_addr(v.src, v.dst);
     bool sender_lo = c < 0 || (c == 0 && v.sport <= v.dport);
     if (sender_lo) {
         k.lo_addr = v.src; k.hi_addr = v.dst; k.lo_port = v.sport; k.hi_port = v.dport;
