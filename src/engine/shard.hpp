@@ -109,15 +109,11 @@ public:
         table_.lookup_bulk(keys_in_, m, idx_);
         removed_in_burst_ = false;
         // All of the burst's records are fetched at once (memory-level parallelism): the
-        // hot line and the cold lines a data segment writes (bench-track: half the cost
-        // per packet at 1M connections).
+        // hot line and the cold line an ordinary segment writes (ConnCold's first).
         for (uint32_t j = 0; j < m; ++j) {
             if (idx_[j] < 0) continue;
             __builtin_prefetch(&conns_[idx_[j]], 1, 3);
-            const char* cold = reinterpret_cast<const char*>(&cold_[static_cast<size_t>(idx_[j])]);
-            __builtin_prefetch(cold, 1, 3);
-            __builtin_prefetch(cold + 64, 1, 3);
-            __builtin_prefetch(cold + 128, 1, 3);
+            __builtin_prefetch(&cold_[idx_[j]], 1, 3);
         }
         for (uint32_t j = 0; j < m; ++j) track_one(j);
     }

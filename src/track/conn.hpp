@@ -85,6 +85,9 @@ inline constexpr uint16_t Syn0 = 1u << 7;        // originator's SYN seen (its I
 inline constexpr uint16_t Syn1 = 1u << 8;        // responder's SYN/SYN-ACK seen
 inline constexpr uint16_t SimOpen = 1u << 9;     // simultaneous open (both sent a bare SYN)
 inline constexpr uint16_t SimClose = 1u << 10;   // simultaneous close (FINs crossed)
+inline constexpr uint16_t Ooo0 = 1u << 11;       // originator payload seen beyond a hole (ConnCold::ooo_end
+inline constexpr uint16_t Ooo1 = 1u << 12;       // ... responder                      may be ahead of data_end)
+inline constexpr uint16_t HandshakeTimed = 1u << 13;  // rtt_synack_ack_us measured (non-zero)
 }  // namespace cflag
 
 // The hot record. Layout (offsets in bytes), and why each width:
@@ -108,7 +111,9 @@ inline constexpr uint16_t SimClose = 1u << 10;   // simultaneous close (FINs cro
 //  54  zeek_prev[2]  2  Zeek prev_state per role (conn_state and Size() read it).
 //  56  rfc[2]        2  TcpState per role (netstat view).
 //  58  timer         1  TimerKind.
-//  59  reserved      5  free; zero.
+//  59  wscale[2]     2  window scale shift offered in the role's SYN; -1 = not offered.
+//                       Every segment's window is scaled by it.
+//  61  reserved      3  free; zero.
 // Everything that only make_record() or the handshake needs lives in ConnCold.
 struct alignas(64) Conn {
     uint64_t last_ts_us;
@@ -123,7 +128,8 @@ struct alignas(64) Conn {
     ZeekEp zeek_prev[2];
     TcpState rfc[2];
     TimerKind timer;
-    uint8_t reserved[5];
+    int8_t wscale[2];
+    uint8_t reserved[3];
 
     bool has(uint16_t f) const noexcept { return (flags & f) != 0; }
 };
@@ -138,35 +144,45 @@ inline constexpr int kLogLetters = 4;
 
 inline constexpr size_t kHistoryCap = 31;  // ConnRecord::history holds 31 chars + NUL
 
-// The cold record: written on most packets (byte counters, window tracking) but
-// read only by validation, the handshake and make_record(). All arrays are
-// indexed by Role and swapped when Zeek's rules flip the roles.
-struct ConnCold {
-    uint64_t first_ts_us;
-    uint64_t zeek_last_ts_us;  // Zeek's last_time: not advanced once both sides closed
+// The cold record: four cache lines. The first holds all that an ordinary
+// segment writes (byte counters, window tracking, the in-order payload edge), so
+// the engine prefetches it with the hot line and a data segment touches two
+// lines in all. The rest is read by validation of unusual segments, the
+// handshake and make_record(). Arrays are indexed by Role and swapped when
+// Zeek's rules flip the roles.
+struct alignas(64) ConnCold {
+    // ---- line 0: every segment
     uint64_t ip_bytes[2];
     uint64_t payload[2];       // from header lengths
-    uint64_t missed_bytes;     // bytes acked that the tap never saw (Zeek's content gaps)
-    uint32_t seq_wraps[2];     // Zeek seq_wraps / ack_wraps: > 4 GiB transfers
-    uint32_t ack_wraps[2];
-
     // Window tracking after van Rooij / nf_conntrack (per sending role).
     uint32_t win_end[2];     // highest seq + len sent
     uint32_t win_maxend[2];  // highest ack + window the peer advertised for this data
     uint32_t win_max[2];     // largest window this role advertised (scaled)
     uint32_t data_end[2];    // contiguous payload end seen (for the gap heuristic)
-    uint32_t ooo_end[2];     // end of payload seen beyond a hole
-    uint32_t fin_seq[2];     // sequence number of the FIN octet
+
+    // ---- lines 1-3: the rest
+    uint64_t first_ts_us;
+    // Zeek's last_time is the last packet's time until both sides have closed,
+    // then stops: Conn::last_ts_us until then, frozen here at that moment.
+    uint64_t zeek_last_ts_us;
+    uint64_t missed_bytes;     // bytes acked that the tap never saw (Zeek's content gaps)
+    uint32_t ooo_start[2];     // payload seen beyond a hole: one run [ooo_start, ooo_end),
+    uint32_t ooo_end[2];       // read only while Conn's OooN flag says it is open
+    uint32_t fin_seq[2];       // sequence number of the FIN octet
 
     // Handshake, per role: index Orig = the SYN side, Resp = the SYN-ACK side.
     uint32_t isn[2];
-    uint64_t syn_ts_us;       // last SYN of the originator before the SYN-ACK
-    uint64_t synack_ts_us;    // last SYN-ACK
+    uint32_t syn_at;          // last SYN of the originator before the SYN-ACK, and the last
+    uint32_t synack_at;       // SYN-ACK: microseconds after first_ts_us, plus one; 0 = none
+                              // (or more than 71 minutes into the connection: no RTT then)
     uint32_t rtt_syn_synack_us, rtt_synack_ack_us;
+    uint16_t seq_wraps[2];    // Zeek seq_wraps / ack_wraps: transfers beyond 4 GiB
+    uint16_t ack_wraps[2];    // (16 bits: 256 TiB per direction)
     uint16_t mss[2];
-    int8_t wscale[2];         // offered shift; -1 = not offered
     bool sack_ok[2], ts_ok[2];
     uint8_t syn_retrans, synack_retrans;
+    Closer closer;
+    uint8_t history_len;
 
     uint32_t keepalives;
     uint32_t invalid_pkts;
@@ -176,9 +192,9 @@ struct ConnCold {
     uint32_t hist_last_syn[2], hist_last_fin[2], hist_last_rst[2];
     uint32_t log_count[2][kLogLetters];
     char history[kHistoryCap + 1];
-    uint8_t history_len;
-    Closer closer;
 };
+static_assert(sizeof(ConnCold) == 256, "ConnCold is four cache lines");
+static_assert(offsetof(ConnCold, first_ts_us) == 64, "what every segment writes fills line 0 exactly");
 static_assert(std::is_trivially_copyable_v<ConnCold>);
 
 // Wireshark-style relative numbers: the sequence number `seq` sent by `who`,

@@ -69,6 +69,20 @@ void set_flag(Conn& c, uint16_t bit, bool on) noexcept {
     c.flags = static_cast<uint16_t>(on ? (c.flags | bit) : (c.flags & ~bit));
 }
 bool did_close(const Conn& c, Role r) noexcept { return c.has(did_close_bit(r)); }
+bool both_closed(const Conn& c) noexcept { return c.has(cflag::DidClose0) && c.has(cflag::DidClose1); }
+constexpr uint16_t ooo_bit(Role r) noexcept { return r == Role::Orig ? cflag::Ooo0 : cflag::Ooo1; }
+
+// Zeek's last_time (see ConnCold::zeek_last_ts_us).
+uint64_t zeek_last_ts(const Conn& c, const ConnCold& cold) noexcept {
+    return both_closed(c) ? cold.zeek_last_ts_us : c.last_ts_us;
+}
+
+// Handshake times are kept as offsets from the first packet (ConnCold::syn_at).
+uint32_t offset_of(const ConnCold& cold, uint64_t ts) noexcept {
+    return ts >= cold.first_ts_us && ts - cold.first_ts_us < UINT32_MAX ? static_cast<uint32_t>(ts - cold.first_ts_us + 1)
+                                                                        : 0;
+}
+uint64_t time_of(const ConnCold& cold, uint32_t at) noexcept { return cold.first_ts_us + at - 1; }
 
 // Zeek's TCP_Endpoint::SetState: prev_state changes only on a real transition.
 void set_zeek(Conn& c, Role r, ZeekEp s) noexcept {
@@ -125,6 +139,8 @@ void swap_roles(Conn& c, ConnCold& cold) noexcept {
     swap_bits(cflag::DidClose0, cflag::DidClose1);
     swap_bits(cflag::Fin0, cflag::Fin1);
     swap_bits(cflag::Syn0, cflag::Syn1);
+    swap_bits(cflag::Ooo0, cflag::Ooo1);
+    std::swap(c.wscale[0], c.wscale[1]);
     set_flag(c, cflag::OrigIsLo, !c.has(cflag::OrigIsLo));
     c.hist_seen = static_cast<uint16_t>((c.hist_seen >> 8) | (c.hist_seen << 8));
 
@@ -136,11 +152,11 @@ void swap_roles(Conn& c, ConnCold& cold) noexcept {
     std::swap(cold.win_maxend[0], cold.win_maxend[1]);
     std::swap(cold.win_max[0], cold.win_max[1]);
     std::swap(cold.data_end[0], cold.data_end[1]);
+    std::swap(cold.ooo_start[0], cold.ooo_start[1]);
     std::swap(cold.ooo_end[0], cold.ooo_end[1]);
     std::swap(cold.fin_seq[0], cold.fin_seq[1]);
     std::swap(cold.isn[0], cold.isn[1]);
     std::swap(cold.mss[0], cold.mss[1]);
-    std::swap(cold.wscale[0], cold.wscale[1]);
     std::swap(cold.sack_ok[0], cold.sack_ok[1]);
     std::swap(cold.ts_ok[0], cold.ts_ok[1]);
     std::swap(cold.hist_last_syn[0], cold.hist_last_syn[1]);
@@ -265,13 +281,16 @@ void zeek_ack(Conn& c, ConnCold& cold, Role peer, const Seg& s) noexcept {
         zeek_init_seqs(c, peer, s.ack_no - 1, s.ack_no - 1);
         return;
     }
-    // get_relative_seq's underflow test: an ack before the peer's start.
-    uint32_t wraps = cold.ack_wraps[p];
     int32_t d = seq_delta(s.ack_no, c.ack_seq[p]);
-    if (d < 0 && wraps != 0 && s.ack_no > c.ack_seq[p]) --wraps;
-    else if (d > 0 && s.ack_no < c.ack_seq[p]) ++wraps;
-    bool underflow = wraps == 0 && seq_delta(s.ack_no, c.start_seq[p]) < 0;
-    if (underflow || s.rst) return;  // Zeek trusts neither
+    // get_relative_seq's underflow test: an ack before the peer's start, unless
+    // the sequence space has wrapped (the wrap count is read only then).
+    if (seq_delta(s.ack_no, c.start_seq[p]) < 0) {
+        uint32_t wraps = cold.ack_wraps[p];
+        if (d < 0 && wraps != 0 && s.ack_no > c.ack_seq[p]) --wraps;
+        else if (d > 0 && s.ack_no < c.ack_seq[p]) ++wraps;
+        if (wraps == 0) return;  // Zeek does not trust it
+    }
+    if (s.rst) return;
     if (s.ack_no == 0 && d > kTooLargeSeqDelta) return;  // more likely a broken ack
     if (d > 0) {
         if (s.ack_no < c.ack_seq[p]) ++cold.ack_wraps[p];
@@ -299,12 +318,13 @@ void zeek_last_seq(Conn& c, ConnCold& cold, Role r, const Seg& s) noexcept {
 void zeek_closed(Conn& c, ConnCold& cold, Role r) noexcept {
     if (did_close(c, r)) return;
     set_flag(c, did_close_bit(r), true);
+    if (both_closed(c)) cold.zeek_last_ts_us = c.last_ts_us;  // Zeek's last_time stops here
     int i = ix(r), p = ix(peer_of(r));
     bool complete = c.zeek[i] == ZeekEp::Reset || did_close(c, peer_of(r)) || c.zeek[p] == ZeekEp::Inactive;
     if (complete) {
-        arm_timer(c, c.zeek[i] == ZeekEp::Reset ? TimerKind::Reset : TimerKind::Close, cold.zeek_last_ts_us);
+        arm_timer(c, c.zeek[i] == ZeekEp::Reset ? TimerKind::Reset : TimerKind::Close, zeek_last_ts(c, cold));
     } else if (c.zeek_prev[i] == ZeekEp::Inactive) {
-        arm_timer(c, TimerKind::PartialClose, cold.zeek_last_ts_us);
+        arm_timer(c, TimerKind::PartialClose, zeek_last_ts(c, cold));
     }
 }
 
@@ -410,19 +430,31 @@ void zeek_gap(Conn& c, ConnCold& cold, Role acker, const Seg& s) noexcept {
     uint32_t fin_octet =
         (c.has(fin_bit(owner)) && SeqNum(s.ack_no) == SeqNum(cold.fin_seq[o]) + 1) ? 1u : 0u;
     SeqNum acked = SeqNum(s.ack_no) - fin_octet;
-    if (acked > SeqNum(cold.data_end[o])) {
-        cold.missed_bytes += static_cast<uint32_t>(acked - SeqNum(cold.data_end[o]));
+    const SeqNum contiguous(cold.data_end[o]);
+    if (acked > contiguous) {
+        auto missed = static_cast<uint32_t>(acked - contiguous);
+        SeqNum next = acked;
+        if (c.has(ooo_bit(owner)) && SeqNum(cold.ooo_start[o]) < acked) {
+            // Payload seen beyond the hole was not missed; what the ack does not reach of it is seen too.
+            const SeqNum run_end = SeqNum(cold.ooo_end[o]) < acked ? SeqNum(cold.ooo_end[o]) : acked;
+            missed -= static_cast<uint32_t>(run_end - SeqNum(cold.ooo_start[o]));
+            if (SeqNum(cold.ooo_end[o]) > next) next = SeqNum(cold.ooo_end[o]);
+            set_flag(c, ooo_bit(owner), false);
+        }
+        cold.missed_bytes += missed;
         scaled_history(cold, owner, LogLetter::Gap, 'G');
-        cold.data_end[o] = acked.v;
+        cold.data_end[o] = next.v;
     }
 }
 
-// Tracks the contiguous payload seen per direction for zeek_gap().
+// Tracks the contiguous payload seen per direction for zeek_gap(), and one run of
+// payload seen beyond a hole (ooo_start..ooo_end; the OooN flag says it is open).
 void track_data(Conn& c, ConnCold& cold, Role r, const Seg& s) noexcept {
     int i = ix(r);
     if (s.syn) {
         cold.data_end[i] = s.seq + 1;
         cold.ooo_end[i] = s.seq + 1;
+        set_flag(c, ooo_bit(r), false);
         return;
     }
     if (s.rst) return;
@@ -433,30 +465,39 @@ void track_data(Conn& c, ConnCold& cold, Role r, const Seg& s) noexcept {
     SeqNum end = SeqNum(s.seq) + s.len;
     if (SeqNum(s.seq) <= SeqNum(cold.data_end[i])) {
         if (end > SeqNum(cold.data_end[i])) cold.data_end[i] = end.v;
-        // Assume a retransmission filled the hole in front of later data.
-        if (SeqNum(cold.ooo_end[i]) > SeqNum(cold.data_end[i])) cold.data_end[i] = cold.ooo_end[i];
-    } else if (end > SeqNum(cold.ooo_end[i])) {
+        // A late segment that reaches the run beyond the hole closes it.
+        if (c.has(ooo_bit(r)) && SeqNum(cold.ooo_start[i]) <= SeqNum(cold.data_end[i])) {
+            if (SeqNum(cold.ooo_end[i]) > SeqNum(cold.data_end[i])) cold.data_end[i] = cold.ooo_end[i];
+            set_flag(c, ooo_bit(r), false);
+        }
+    } else if (!c.has(ooo_bit(r))) {
+        cold.ooo_start[i] = s.seq;
         cold.ooo_end[i] = end.v;
+        set_flag(c, ooo_bit(r), true);
+    } else {
+        // More beyond the hole: one run is kept, holes inside it are not told apart.
+        if (SeqNum(s.seq) < SeqNum(cold.ooo_start[i])) cold.ooo_start[i] = s.seq;
+        if (end > SeqNum(cold.ooo_end[i])) cold.ooo_end[i] = end.v;
     }
 }
 
 // ---- RFC 9293 model ---------------------------------------------------------------
 
-void record_syn_options(ConnCold& cold, Role r, const PacketView& v) noexcept {
+void record_syn_options(Conn& c, ConnCold& cold, Role r, const PacketView& v) noexcept {
     int i = ix(r);
     cold.isn[i] = v.seq;
     cold.mss[i] = v.opt.has_mss ? v.opt.mss : 0;
-    cold.wscale[i] = v.opt.has_wscale ? static_cast<int8_t>(std::min<uint8_t>(v.opt.wscale, 14)) : int8_t{-1};
+    c.wscale[i] = v.opt.has_wscale ? static_cast<int8_t>(std::min<uint8_t>(v.opt.wscale, 14)) : int8_t{-1};
     cold.sack_ok[i] = v.opt.sack_permitted;
     cold.ts_ok[i] = v.opt.has_ts;
 }
 
 // Window scale in effect for a role's advertised windows: RFC 7323 applies it
 // only if both SYNs offered it, and never to the SYNs themselves.
-uint32_t scaled_window(const Conn& c, const ConnCold& cold, Role r, const Seg& s, uint16_t win) noexcept {
+uint32_t scaled_window(const Conn& c, Role r, const Seg& s, uint16_t win) noexcept {
     if (s.syn) return win;
     if (!c.has(cflag::Syn0) || !c.has(cflag::Syn1)) return win;
-    int8_t mine = cold.wscale[ix(r)], theirs = cold.wscale[ix(peer_of(r))];
+    int8_t mine = c.wscale[ix(r)], theirs = c.wscale[ix(peer_of(r))];
     if (mine < 0 || theirs < 0) return win;
     return static_cast<uint32_t>(win) << mine;
 }
@@ -491,38 +532,43 @@ bool rfc_handshake(Conn& c, ConnCold& cold, Role r, const Seg& s, const PacketVi
     Role peer = peer_of(r);
     if (s.syn && !s.ack) {
         if (!c.has(syn_bit(r))) {
-            record_syn_options(cold, r, v);
+            record_syn_options(c, cold, r, v);
             set_flag(c, syn_bit(r), true);
             if (c.has(syn_bit(peer)) && c.rfc[ix(peer)] == TcpState::SynSent) set_flag(c, cflag::SimOpen, true);
         } else if (s.seq == cold.isn[i]) {
             ++cold.syn_retrans;
         }
-        if (r == Role::Orig) cold.syn_ts_us = ts;
+        if (r == Role::Orig) cold.syn_at = offset_of(cold, ts);
         return true;
     }
     if (s.syn && s.ack) {
         if (c.has(syn_bit(peer)) && s.ack_no != cold.isn[ix(peer)] + 1) return false;
         if (!c.has(syn_bit(r))) {
-            record_syn_options(cold, r, v);
+            record_syn_options(c, cold, r, v);
             set_flag(c, syn_bit(r), true);
-            if (cold.syn_ts_us != 0 && ts >= cold.syn_ts_us)
-                cold.rtt_syn_synack_us = static_cast<uint32_t>(std::min<uint64_t>(ts - cold.syn_ts_us, UINT32_MAX));
+            if (cold.syn_at != 0 && ts >= time_of(cold, cold.syn_at))
+                cold.rtt_syn_synack_us =
+                    static_cast<uint32_t>(std::min<uint64_t>(ts - time_of(cold, cold.syn_at), UINT32_MAX));
         } else if (s.seq == cold.isn[i]) {
             ++cold.synack_retrans;
         }
-        cold.synack_ts_us = ts;
+        cold.synack_at = offset_of(cold, ts);
         return true;
     }
-    // The ACK that completes the handshake: the second RTT half.
-    if (s.ack && r == Role::Orig && cold.rtt_synack_ack_us == 0 && cold.synack_ts_us != 0 &&
-        c.has(cflag::Syn1) && s.ack_no == cold.isn[1] + 1 && ts >= cold.synack_ts_us)
-        cold.rtt_synack_ack_us = static_cast<uint32_t>(std::min<uint64_t>(ts - cold.synack_ts_us, UINT32_MAX));
+    // The ACK that completes the handshake: the second RTT half (flag first: once
+    // measured, later ACKs need not read the cold record).
+    if (s.ack && r == Role::Orig && !c.has(cflag::HandshakeTimed) && c.has(cflag::Syn1) && cold.synack_at != 0 &&
+        s.ack_no == cold.isn[1] + 1 && ts >= time_of(cold, cold.synack_at)) {
+        cold.rtt_synack_ack_us =
+            static_cast<uint32_t>(std::min<uint64_t>(ts - time_of(cold, cold.synack_at), UINT32_MAX));
+        set_flag(c, cflag::HandshakeTimed, cold.rtt_synack_ack_us != 0);
+    }
     return true;
 }
 
 void rfc_track_window(const Conn& c, ConnCold& cold, Role r, const Seg& s, uint16_t win) noexcept {
     int i = ix(r), p = ix(peer_of(r));
-    uint32_t w = scaled_window(c, cold, r, s, win);
+    uint32_t w = scaled_window(c, r, s, win);
     if (s.syn || (cold.win_end[i] == 0 && cold.win_maxend[i] == 0 && cold.win_max[i] == 0)) {
         // First sight of this side: start its window bookkeeping.
         cold.win_end[i] = s.one_past;
@@ -579,8 +625,8 @@ void rfc_transition(Conn& c, ConnCold& cold, Role r, const Seg& s) noexcept {
 
     // What this packet's ACK tells about the receiver.
     if (s.ack) {
-        bool acks_syn = c.has(syn_bit(peer)) && SeqNum(s.ack_no) >= SeqNum(cold.isn[p]) + 1;
-        if (them == TcpState::SynReceived && acks_syn) them = TcpState::Established;
+        if (them == TcpState::SynReceived && c.has(syn_bit(peer)) && SeqNum(s.ack_no) >= SeqNum(cold.isn[p]) + 1)
+            them = TcpState::Established;
         if (them == TcpState::Listen) them = TcpState::Established;  // its SYN-ACK was missed
         if (me == TcpState::SynSent) me = TcpState::Established;      // likewise
         if (acks_fin(c, cold, peer, s)) {
@@ -710,8 +756,7 @@ void process(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t ts) 
         if (v.window == 0 && !s.rst && c.zeek[ix(peer)] != ZeekEp::Closed && c.zeek[ix(r)] != ZeekEp::Reset)
             scaled_history(cold, r, LogLetter::ZeroWindow, 'W');
     }
-    if (!did_close(c, Role::Orig) || !did_close(c, Role::Resp)) cold.zeek_last_ts_us = ts;
-    c.last_ts_us = ts;
+    c.last_ts_us = ts;  // also Zeek's last_time until both sides have closed
 
     if (s.fin) {
         set_flag(c, fin_bit(r), true);
@@ -874,7 +919,7 @@ void init(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, u
     cold = ConnCold{};
     cold.first_ts_us = ts_us;
     cold.zeek_last_ts_us = ts_us;
-    cold.wscale[0] = cold.wscale[1] = -1;
+    c.wscale[0] = c.wscale[1] = -1;
     c.last_ts_us = ts_us;
 
     bool syn = v.has(fl::Syn), ack = v.has(fl::Ack);
@@ -956,7 +1001,8 @@ void make_record(const Conn& c, const ConnCold& cold, const flow::FlowKey& key, 
     out.resp_p = orig_lo ? key.hi_port : key.lo_port;
 
     out.ts_us = cold.first_ts_us;
-    out.duration_us = cold.zeek_last_ts_us >= cold.first_ts_us ? cold.zeek_last_ts_us - cold.first_ts_us : 0;
+    const uint64_t last = zeek_last_ts(c, cold);
+    out.duration_us = last >= cold.first_ts_us ? last - cold.first_ts_us : 0;
     // Zeek sets orig_bytes/resp_bytes only when the duration is positive.
     out.bytes_known = out.duration_us > 0;
     out.orig_bytes = out.bytes_known ? zeek_size(c, cold, Role::Orig) : 0;
@@ -984,8 +1030,8 @@ void make_record(const Conn& c, const ConnCold& cold, const flow::FlowKey& key, 
     out.resp_isn = cold.isn[1];
     out.orig_mss = cold.mss[0];
     out.resp_mss = cold.mss[1];
-    out.orig_wscale = cold.wscale[0];
-    out.resp_wscale = cold.wscale[1];
+    out.orig_wscale = c.wscale[0];
+    out.resp_wscale = c.wscale[1];
     out.orig_sack_ok = cold.sack_ok[0];
     out.resp_sack_ok = cold.sack_ok[1];
     out.orig_ts = cold.ts_ok[0];

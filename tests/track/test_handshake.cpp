@@ -194,11 +194,26 @@ TEST(Handshake, SeedHttpRequestAdvancesServerAckTo726) {
     EXPECT_EQ(r.invalid_pkts, 0u);
 }
 
+TEST(Handshake, RttHalvesMeasuredFromTheSynAndTheSynAck) {
+    Session s(ep("10.0.0.1", 50000), ep("10.0.0.2", 8081));
+    s.client("[S] seq 1000 win 64240 mss 1460", 10.0);
+    s.client("[S] seq 1000 win 64240 mss 1460", 11.0);  // retransmitted: the RTT counts from it
+    s.server("[S.] seq 5000 ack 1001 win 65160 mss 1460", 11.004);
+    s.client("[.] seq 1001 ack 5001 win 64240", 11.0065);
+    s.client("[.] seq 1001 ack 5001 win 64240", 12.0);  // a later ACK does not measure again
+    ConnRecord r = s.record();
+    EXPECT_EQ(r.rtt_syn_synack_us, 4000u);
+    EXPECT_EQ(r.rtt_synack_ack_us, 2500u);
+    EXPECT_EQ(r.syn_retrans, 1u);
+}
+
 TEST(Layout, HotConnFitsOneCacheLine) {
     EXPECT_LE(sizeof(Conn), 64u);
     EXPECT_EQ(alignof(Conn), 64u);
     EXPECT_TRUE(std::is_trivially_copyable_v<Conn>);
     EXPECT_TRUE(std::is_trivially_copyable_v<ConnCold>);
+    EXPECT_EQ(sizeof(ConnCold), 256u);
+    EXPECT_EQ(alignof(ConnCold), 64u);
 }
 
 }  // namespace

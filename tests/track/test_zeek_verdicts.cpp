@@ -72,6 +72,42 @@ TEST(History, AckedButUnseenDataIsAGap) {
     EXPECT_EQ(r.missed_bytes, 2902u);
 }
 
+TEST(History, HoleFilledByALateSegmentIsNotAGap) {
+    // The second segment overtakes the first; once the first arrives the payload is
+    // contiguous, and the ACK of both reveals nothing unseen.
+    Session s = established();
+    s.client("[P.] seq 1101:1201 ack 5001 win 64240", 0.1);
+    s.client("[P.] seq 1001:1101 ack 5001 win 64240", 0.11);
+    s.server("[.] ack 1201 win 65160", 0.2);
+    ConnRecord r = s.record();
+    EXPECT_EQ(r.missed_bytes, 0u);
+    EXPECT_STREQ(r.history, "ShADTa");  // Zeek's 'T': the late segment ends before last_seq
+    // A hole that stays open is one: of 1201:1501 only 1301:1401 was seen.
+    s.client("[P.] seq 1301:1401 ack 5001 win 64240", 0.3);
+    s.server("[.] ack 1501 win 65160", 0.4);
+    EXPECT_EQ(s.record().missed_bytes, 200u);
+    // A run the ack does not reach stays seen: 1601:1701 arrives, 1501:1601 never does.
+    s.client("[P.] seq 1601:1701 ack 5001 win 64240", 0.5);
+    s.server("[.] ack 1651 win 65160", 0.6);
+    EXPECT_EQ(s.record().missed_bytes, 300u);
+    s.server("[.] ack 1701 win 65160", 0.7);
+    EXPECT_EQ(s.record().missed_bytes, 300u);
+}
+
+TEST(Timers, DurationStopsWhenBothSidesHaveClosed) {
+    // Zeek's last_time is not advanced by packets after the second FIN: the
+    // final ACK (and any retransmission after it) does not lengthen the record.
+    Session s = established();
+    s.client("[F.] seq 1001 ack 5001 win 64240", 1.0);
+    s.server("[F.] seq 5001 ack 1002 win 65160", 2.0);
+    s.client("[.] seq 1002 ack 5002 win 64240", 3.0);
+    s.server("[F.] seq 5001 ack 1002 win 65160", 4.0);
+    ConnRecord r = s.record(EndReason::Closed);
+    EXPECT_EQ(r.duration_us, 2000000u);
+    EXPECT_EQ(r.orig_pkts, 4u);
+    EXPECT_EQ(r.resp_pkts, 3u);
+}
+
 TEST(Timers, UnansweredSynEndsAfterTheAttemptDelay) {
     // ssh-client-side-half-duplex: only the client's side was captured.
     Session s(ep("192.168.1.79", 51880), ep("131.159.21.1", 22));
