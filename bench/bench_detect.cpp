@@ -72,7 +72,8 @@ std::unique_ptr<BenchShard> make_shard(pipeline::RteTable& t, NullSink& s, bool 
 void BM_ShardEstablished(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
     const bool detect = state.range(1) != 0;
-    pipeline::RteTable table(n + n / 4 + 64, 0, 100 + g_table_id++);
+    pipeline::WorkerTable owned(n + n / 4 + 64, 0, 100 + g_table_id++);  // as a worker has it
+    pipeline::RteTable& table = owned.get();
     NullSink sink;
     auto shard = make_shard(table, sink, detect);
     std::vector<Frame> data(n);
@@ -120,7 +121,8 @@ void BM_ShardEstablished(benchmark::State& state) {
 void BM_ShardSynFlood(benchmark::State& state) {
     const bool detect = state.range(0) != 0;
     const uint32_t cap = 1u << 16;
-    pipeline::RteTable table(cap, 0, 100 + g_table_id++);
+    pipeline::WorkerTable owned(cap, 0, 100 + g_table_id++);  // as a worker has it
+    pipeline::RteTable& table = owned.get();
     NullSink sink;
     auto shard = make_shard(table, sink, detect);
     std::vector<Frame> f(kBurst);

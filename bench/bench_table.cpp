@@ -1,7 +1,8 @@
 // The flow table on its own: rte_hash insert and 32-key burst lookup at 1K, 1M and
-// 16M entries (one writer, EXT_TABLE, --no-huge EAL memory), and the cost of
-// formatting a finished connection for conn.log (TSV and JSON), which the
-// management core pays once per connection.
+// 16M entries (one writer, EXT_TABLE, in a heap of its own as a worker's table is
+// without hugepages); the cost of formatting a finished connection for conn.log
+// (TSV and JSON), which the management core pays once per connection; and the
+// random-access memory throughput that bounds any table at scale.
 #include <benchmark/benchmark.h>
 
 #include "eal_main.hpp"
@@ -9,11 +10,13 @@
 #include <rte_errno.h>
 
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "flow/flow_key.hpp"
+#include "mem/region.hpp"
 #include "report/conn_log.hpp"
 #include "rte_table.hpp"
 
@@ -41,7 +44,8 @@ flow::FlowKey key_of(uint32_t i) {
 // Inserts n keys into an empty table (then deletes them, untimed, and repeats).
 void BM_TableInsert(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
-    pipeline::RteTable table(n + n / 8, 0, 90);
+    pipeline::WorkerTable owned(n + n / 8, 0, 90);  // as a worker has it
+    pipeline::RteTable& table = owned.get();
     std::vector<flow::FlowKey> keys(n);
     for (uint32_t i = 0; i < n; ++i) keys[i] = key_of(i);
     for (auto _ : state) {
@@ -56,7 +60,8 @@ void BM_TableInsert(benchmark::State& state) {
 // Bursts of 32 random live keys, as a worker looks up a received burst.
 void BM_TableBurstLookup(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
-    pipeline::RteTable table(n + n / 8, 0, 91);
+    pipeline::WorkerTable owned(n + n / 8, 0, 91);  // as a worker has it
+    pipeline::RteTable& table = owned.get();
     for (uint32_t i = 0; i < n; ++i) table.add(key_of(i));
     std::vector<flow::FlowKey> probe(1u << 20);
     std::mt19937 rng(3);
@@ -70,6 +75,27 @@ void BM_TableBurstLookup(benchmark::State& state) {
         at = (at + kB) & (probe.size() - 1);
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kB);
+}
+
+// What this machine's memory allows, whatever the table: read-modify-write of
+// random 64-byte lines in 1 GiB (as the per-worker arrays are mapped: mem::Region,
+// THP where available), `batch` lines prefetched before any is used. A table at 1M+
+// connections pays about this per distinct line a packet touches.
+void BM_RandomLines(benchmark::State& state) {
+    const auto batch = static_cast<uint32_t>(state.range(0));
+    constexpr size_t kBytes = size_t{1} << 30, kLines = kBytes / 64;
+    mem::Array<uint8_t> region(kBytes);
+    std::memset(region.data(), 1, kBytes);  // faulted in before timing
+    std::vector<uint32_t> line(1u << 22);
+    std::mt19937 rng(5);
+    for (auto& l : line) l = static_cast<uint32_t>(rng() % kLines);
+    size_t at = 0;
+    for (auto _ : state) {
+        for (uint32_t j = 0; j < batch; ++j) __builtin_prefetch(&region[size_t{line[at + j]} * 64], 1, 3);
+        for (uint32_t j = 0; j < batch; ++j) ++region[size_t{line[at + j]} * 64];
+        at = (at + batch) & (line.size() - 1);
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * batch);
 }
 
 track::ConnRecord sample_record() {
@@ -122,5 +148,6 @@ void BM_FormatRecord(benchmark::State& state) {
 BENCHMARK(BM_TableInsert)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_TableBurstLookup)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24);
 BENCHMARK(BM_FormatRecord)->Arg(0)->Arg(1);
+BENCHMARK(BM_RandomLines)->Arg(1)->Arg(8)->Arg(32);
 
 int main(int argc, char** argv) { return ws::bench::run_under_eal(argc, argv, "bench-table"); }

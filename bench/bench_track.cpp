@@ -14,6 +14,7 @@
 
 #include "engine/shard.hpp"
 #include "flow/flow_key.hpp"
+#include "mem/region.hpp"
 #include "rte_table.hpp"
 #include "track/tracker.hpp"
 
@@ -103,8 +104,8 @@ void BM_TrackerUpdate(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
     Population pop(n);
     track::TrackerConfig cfg;
-    std::vector<track::Conn> conns(n);
-    std::vector<track::ConnCold> cold(n);
+    mem::Array<track::Conn> conns(n);
+    mem::Array<track::ConnCold> cold(n);
     for (uint32_t i = 0; i < n; ++i) pop.open(i, conns[i], cold[i], cfg);
     auto stream = stream_of(n);
     size_t k = 0;
@@ -135,9 +136,10 @@ void BM_LookupAndUpdate(benchmark::State& state) {
     const bool prefetch_cold = state.range(1) != 0;
     Population pop(n);
     track::TrackerConfig cfg;
-    pipeline::RteTable table(n + n / 8, 0, 99);
-    std::vector<track::Conn> conns(table.capacity());
-    std::vector<track::ConnCold> cold(table.capacity());
+    pipeline::WorkerTable owned(n + n / 8, 0, 99);  // as a worker has it
+    pipeline::RteTable& table = owned.get();
+    mem::Array<track::Conn> conns(table.capacity());  // as engine::Shard keeps them
+    mem::Array<track::ConnCold> cold(table.capacity());
     std::vector<int32_t> slot(n);
     for (uint32_t i = 0; i < n; ++i) {
         slot[i] = table.add(pop.keys[i]);

@@ -6,13 +6,16 @@
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_common.h>
+#include <rte_eal.h>
 #include <rte_hash_crc.h>
 
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "flow/flow_key.hpp"
+#include "huge_heap.hpp"
 
 namespace ws::pipeline {
 
@@ -94,6 +97,24 @@ private:
     char name_[RTE_HASH_NAMESIZE];
     uint32_t cap_;
     rte_hash* h_ = nullptr;
+};
+
+// A worker's flow table where the pipeline keeps it: in EAL memory when the EAL
+// has hugepages, otherwise in a HugeHeap of its own (see huge_heap.hpp). The
+// benchmarks build theirs the same way.
+class WorkerTable {
+public:
+    WorkerTable(uint32_t capacity, int socket, unsigned worker)
+        : heap_(rte_eal_has_hugepages() ? nullptr
+                                        : std::make_unique<HugeHeap>("ws_heap_" + std::to_string(worker),
+                                                                     RteTable::footprint(capacity))),
+          table_(capacity, heap_ ? heap_->socket() : socket, worker) {}
+
+    RteTable& get() noexcept { return table_; }
+
+private:
+    std::unique_ptr<HugeHeap> heap_;  // declared first: freed after the table
+    RteTable table_;
 };
 
 }  // namespace ws::pipeline
