@@ -698,10 +698,12 @@ int run(Options& o, const char* argv0) {
     rte_eth_dev_info_get(g.port, &info);
     const bool rss = o.workers > 1 && info.flow_type_rss_offloads != 0 && info.max_rx_queues >= o.workers;
     // Without RSS queues the main lcore is the RX core and feeds the workers. A replay
-    // does so even for one worker: the pcap PMD copies every frame into an mbuf, and
-    // on the main lcore that copy overlaps the worker's tracking instead of adding
-    // to it (1M packets cut to 96 bytes: 0.52 -> 0.44 s, median of 5).
-    g.distribute = !rss && !o.rx_only && (o.workers > 1 || g.replay);
+    // does so even for one worker: the pcap PMD reads and copies every frame, and on
+    // the main lcore that overlaps the worker's tracking instead of adding to it (1M
+    // packets cut to 96 bytes: 0.67 -> 0.56 s, median of 7). Not for --infinite-rx,
+    // whose frames are already in memory: there handing them across cores costs more
+    // than the copy it moves (pipeline-bench, 1K connections: 4.94 -> 4.46 Mpps).
+    g.distribute = !rss && !o.rx_only && (o.workers > 1 || (g.replay && !o.infinite_rx));
     setup_port(o, rss);
 
     const unsigned nrec = kRecRingSize * o.workers + 1024;
