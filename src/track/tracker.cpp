@@ -434,7 +434,7 @@ void zeek_gap(Conn& c, ConnCold& cold, Role acker, const Seg& s) noexcept {
     if (acked > contiguous) {
         auto missed = static_cast<uint32_t>(acked - contiguous);
         SeqNum next = acked;
-        if (c.has(ooo_bit(owner)) && SeqNum(cold.ooo_start[o]) < acked) {
+        if (c.has(ooo_bit(owner)) && SeqNum(cold.ooo_start[o]) > contiguous && SeqNum(cold.ooo_start[o]) < acked) {
             // Payload seen beyond the hole was not missed; what the ack does not reach of it is seen too.
             const SeqNum run_end = SeqNum(cold.ooo_end[o]) < acked ? SeqNum(cold.ooo_end[o]) : acked;
             missed -= static_cast<uint32_t>(run_end - SeqNum(cold.ooo_start[o]));
