@@ -34,16 +34,17 @@ enum class Action : uint8_t {
     Continue,  // state updated
     Reuse,     // this packet opens a new connection on the same 4-tuple: emit the old
                // record (EndReason::Reused), then init() a fresh one with this packet.
-               // Also returned when the packet arrives at or after deadline(): the old
-               // connection had already ended (call expired() first to log it with
-               // expiry_reason() instead of Reused). The packet was not applied.
+               // The packet was not applied.
 };
 
 // Starts a connection with its first packet (which is also counted and tracked).
 // `sender_lo`: whether the packet's sender is the key's lo endpoint.
 void init(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept;
 
-// Tracks one more packet of an existing connection.
+// Tracks one more packet of an existing connection. Precondition: the connection
+// has not expired by ts_us (!expired(c, ts_us, cfg)); the caller checks that first
+// and, if it has, ends the connection instead. Not checked again here: it would
+// cost a second deadline() per packet (asserted in debug builds).
 Action update(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us,
               const TrackerConfig& cfg) noexcept;
 
