@@ -40,6 +40,11 @@ struct RawPacket {
 };
 
 inline constexpr uint32_t kMaxBurst = 64;
+// How many packets ahead of its update a record is prefetched. Far enough to hide
+// most of a miss, near enough not to flood the core's miss queue: at 1M connections
+// (bench-track) 8 ahead beat the whole burst at once by 15-18%, 4 ahead by about
+// the same, 16 ahead by 8%.
+inline constexpr uint32_t kPrefetchAhead = 8;
 
 struct ShardConfig {
     parse::Link link = parse::Link::Ethernet;
@@ -108,14 +113,13 @@ public:
         if (m == 0) return;
         table_.lookup_bulk(keys_in_, m, idx_);
         removed_in_burst_ = false;
-        // All of the burst's records are fetched at once (memory-level parallelism): the
+        // Each packet's record is fetched kPrefetchAhead packets before its turn: the
         // hot line and the cold line an ordinary segment writes (ConnCold's first).
+        for (uint32_t j = 0; j < std::min(m, kPrefetchAhead); ++j) prefetch_record(j);
         for (uint32_t j = 0; j < m; ++j) {
-            if (idx_[j] < 0) continue;
-            __builtin_prefetch(&conns_[idx_[j]], 1, 3);
-            __builtin_prefetch(&cold_[idx_[j]], 1, 3);
+            if (j + kPrefetchAhead < m) prefetch_record(j + kPrefetchAhead);
+            track_one(j);
         }
-        for (uint32_t j = 0; j < m; ++j) track_one(j);
     }
 
     // Ends connections whose deadline passed, visiting at most `budget` slots.
@@ -206,6 +210,12 @@ private:
         mem::Array<FifoEntry> ring_;
         size_t head_ = 0, len_ = 0;
     };
+
+    void prefetch_record(uint32_t j) const noexcept {
+        if (idx_[j] < 0) return;
+        __builtin_prefetch(&conns_[idx_[j]], 1, 3);
+        __builtin_prefetch(&cold_[idx_[j]], 1, 3);
+    }
 
     void track_one(uint32_t j) noexcept {
         const parse::PacketView& v = views_[j];
