@@ -35,17 +35,16 @@ public:
         const uintptr_t end = start + len_;
         if (a + span > end) munmap(reinterpret_cast<void*>(end), a + span - end);
         base_ = reinterpret_cast<void*>(start);
-        huge_ = madvise(base_, len_, MADV_HUGEPAGE) == 0;  // refused where THP is "never"
+        madvise(base_, len_, MADV_HUGEPAGE);  // advice only: refused where THP is "never", harmless then
     }
     ~Region() {
         if (base_ != nullptr) munmap(base_, len_);
     }
     Region(Region&& o) noexcept
-        : base_(std::exchange(o.base_, nullptr)), len_(std::exchange(o.len_, 0)), huge_(o.huge_) {}
+        : base_(std::exchange(o.base_, nullptr)), len_(std::exchange(o.len_, 0)) {}
     Region& operator=(Region&& o) noexcept {
         std::swap(base_, o.base_);
         std::swap(len_, o.len_);
-        std::swap(huge_, o.huge_);
         return *this;
     }
     Region(const Region&) = delete;
@@ -53,14 +52,10 @@ public:
 
     void* data() const noexcept { return base_; }
     size_t size() const noexcept { return len_; }
-    // Whether the kernel took the huge-page advice (it may still use 4 KiB pages
-    // when no 2 MiB page is free).
-    bool huge_advised() const noexcept { return huge_; }
 
 private:
     void* base_ = nullptr;
     size_t len_ = 0;
-    bool huge_ = false;
 };
 
 }  // namespace ws::mem
