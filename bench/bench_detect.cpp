@@ -1,5 +1,5 @@
 // Cost of detection on the worker's packet path: engine::Shard::process (parse,
-// rte_hash bulk lookup, tracking) with the detector on and off, on the common
+// flow-table bulk lookup, tracking, on either table) with the detector on and off, on the common
 // case (data segments of established connections) and under a spoofed SYN
 // flood (every packet a new half-open connection); and Detector::on_packet
 // alone. ns/packet = time per iteration / packets per iteration.
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "detect/detector.hpp"
+#include "engine/flow_table.hpp"
 #include "engine/shard.hpp"
 #include "rte_table.hpp"
 
@@ -56,26 +57,40 @@ Frame frame(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t 
 struct NullSink {
     bool operator()(const track::ConnRecord&) noexcept { return true; }
 };
-using BenchShard = engine::Shard<pipeline::RteTable, NullSink>;
-
 unsigned g_table_id = 0;
 
-std::unique_ptr<BenchShard> make_shard(pipeline::RteTable& t, NullSink& s, bool detect) {
-    engine::ShardConfig cfg;
-    cfg.link = parse::Link::Raw;
-    cfg.detect.enabled = detect;
-    return std::make_unique<BenchShard>(t, s, cfg);
-}
+// A shard on either flow table (argument `table`: 0 = engine::FlowTable, the
+// workers' default; 1 = rte_hash), built as a worker builds it.
+struct Bench {
+    NullSink sink;
+    std::unique_ptr<engine::FlowTable> compact;
+    std::unique_ptr<pipeline::WorkerTable> rte;
+    std::unique_ptr<engine::Shard<engine::FlowTable, NullSink>> on_compact;
+    std::unique_ptr<engine::Shard<pipeline::RteTable, NullSink>> on_rte;
+
+    Bench(uint32_t cap, bool detect, bool use_rte) {
+        engine::ShardConfig cfg;
+        cfg.link = parse::Link::Raw;
+        cfg.detect.enabled = detect;
+        if (use_rte) {
+            rte = std::make_unique<pipeline::WorkerTable>(cap, 0, 100 + g_table_id++);
+            on_rte = std::make_unique<engine::Shard<pipeline::RteTable, NullSink>>(rte->get(), sink, cfg);
+        } else {
+            compact = std::make_unique<engine::FlowTable>(cap);
+            on_compact = std::make_unique<engine::Shard<engine::FlowTable, NullSink>>(*compact, sink, cfg);
+        }
+    }
+    template <class F>
+    void with(F&& f) {
+        if (on_rte) f(*on_rte);
+        else f(*on_compact);
+    }
+};
 
 // Data segments of N established connections, in random order, 10 us apart in
 // capture time (100 kpps: every 10 ms interval closes and reports on the way).
-void BM_ShardEstablished(benchmark::State& state) {
-    const auto n = static_cast<uint32_t>(state.range(0));
-    const bool detect = state.range(1) != 0;
-    pipeline::WorkerTable owned(n + n / 4 + 64, 0, 100 + g_table_id++);  // as a worker has it
-    pipeline::RteTable& table = owned.get();
-    NullSink sink;
-    auto shard = make_shard(table, sink, detect);
+template <class Shard>
+void established(benchmark::State& state, Shard& shard, uint32_t n) {
     std::vector<Frame> data(n);
     std::vector<uint32_t> seq(n);
     uint64_t ts = 1'600'000'000ull * 1'000'000ull;
@@ -87,7 +102,7 @@ void BM_ShardEstablished(benchmark::State& state) {
                        frame(c, s, cp, 443, fl::Ack, 1001, 5001, 0)};
         for (auto& f : hs) {
             raw[0] = {f.b, 40, ts += 10};
-            shard->process(raw, 1);
+            shard.process(raw, 1);
         }
         data[i] = frame(c, s, cp, 443, fl::Ack | fl::Psh, 1001, 5001, 100);
         seq[i] = 1001;
@@ -107,24 +122,25 @@ void BM_ShardEstablished(benchmark::State& state) {
             seq[i] += 100;
             raw[j] = {data[i].b, 40, ts += 10};
         }
-        shard->process(raw, kBurst);
-        shard->detector().drain(drain);
+        shard.process(raw, kBurst);
+        shard.detector().drain(drain);
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kBurst);
     state.counters["ns_per_pkt"] = benchmark::Counter(static_cast<double>(state.iterations()) * kBurst,
                                                       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+void BM_ShardEstablished(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    Bench b(n + n / 4 + 64, state.range(1) != 0, state.range(2) != 0);
+    b.with([&](auto& shard) { established(state, shard, n); });
+}
+
 // A spoofed SYN flood: every packet a SYN from a new source to one server, so
 // every packet creates a connection, and (the table's embryonic share being
 // full) evicts the oldest half-open one. 1 us apart: 1 Mpps.
-void BM_ShardSynFlood(benchmark::State& state) {
-    const bool detect = state.range(0) != 0;
-    const uint32_t cap = 1u << 16;
-    pipeline::WorkerTable owned(cap, 0, 100 + g_table_id++);  // as a worker has it
-    pipeline::RteTable& table = owned.get();
-    NullSink sink;
-    auto shard = make_shard(table, sink, detect);
+template <class Shard>
+void syn_flood(benchmark::State& state, Shard& shard) {
     std::vector<Frame> f(kBurst);
     for (auto& x : f) x = frame(0, 0xc0000250u, 0, 80, fl::Syn, 0, 0, 0);
     uint64_t ts = 1'600'000'000ull * 1'000'000ull;
@@ -142,13 +158,18 @@ void BM_ShardSynFlood(benchmark::State& state) {
             put32(f[j].b + 24, src * 2654435761u);
             raw[j] = {f[j].b, 40, ts += 1};
         }
-        shard->process(raw, kBurst);
-        shard->sweep(ts);
-        shard->detector().drain(drain);
+        shard.process(raw, kBurst);
+        shard.sweep(ts);
+        shard.detector().drain(drain);
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kBurst);
     state.counters["ns_per_pkt"] = benchmark::Counter(static_cast<double>(state.iterations()) * kBurst,
                                                       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_ShardSynFlood(benchmark::State& state) {
+    Bench b(1u << 16, state.range(0) != 0, state.range(1) != 0);
+    b.with([&](auto& shard) { syn_flood(state, shard); });
 }
 
 // Detector::on_packet alone: the ordinary-segment fast path, and SYNs from
@@ -180,8 +201,10 @@ void BM_DetectorOnPacket(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_ShardEstablished)->ArgsProduct({{1 << 10, 1 << 16}, {0, 1}})->ArgNames({"conns", "detect"});
-BENCHMARK(BM_ShardSynFlood)->Arg(0)->Arg(1)->ArgName("detect");
+BENCHMARK(BM_ShardEstablished)
+    ->ArgsProduct({{1 << 10, 1 << 16, 1 << 20}, {0, 1}, {0, 1}})
+    ->ArgNames({"conns", "detect", "rte_hash"});
+BENCHMARK(BM_ShardSynFlood)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"detect", "rte_hash"});
 BENCHMARK(BM_DetectorOnPacket)->Arg(0)->Arg(1)->ArgName("syn");
 
 int main(int argc, char** argv) { return ws::bench::run_under_eal(argc, argv, "bench-detect"); }

@@ -1,6 +1,6 @@
-// The flow table on its own: rte_hash insert and 32-key burst lookup at 1K, 1M and
-// 16M entries (one writer, EXT_TABLE, in a heap of its own as a worker's table is
-// without hugepages); the cost of formatting a finished connection for conn.log
+// The flow tables on their own: insert and 32-key burst lookup at 1K, 1M and 16M
+// entries, for engine::FlowTable and for rte_hash (one writer, EXT_TABLE, in a heap
+// of its own as a worker's table is without hugepages); the cost of formatting a finished connection for conn.log
 // (TSV and JSON), which the management core pays once per connection; and the
 // random-access memory throughput that bounds any table at scale.
 #include <benchmark/benchmark.h>
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/flow_table.hpp"
 #include "flow/flow_key.hpp"
 #include "mem/region.hpp"
 #include "report/conn_log.hpp"
@@ -42,10 +43,9 @@ flow::FlowKey key_of(uint32_t i) {
 }
 
 // Inserts n keys into an empty table (then deletes them, untimed, and repeats).
-void BM_TableInsert(benchmark::State& state) {
+template <class Table>
+void table_insert(benchmark::State& state, Table& table) {
     const auto n = static_cast<uint32_t>(state.range(0));
-    pipeline::WorkerTable owned(n + n / 8, 0, 90);  // as a worker has it
-    pipeline::RteTable& table = owned.get();
     std::vector<flow::FlowKey> keys(n);
     for (uint32_t i = 0; i < n; ++i) keys[i] = key_of(i);
     for (auto _ : state) {
@@ -58,10 +58,9 @@ void BM_TableInsert(benchmark::State& state) {
 }
 
 // Bursts of 32 random live keys, as a worker looks up a received burst.
-void BM_TableBurstLookup(benchmark::State& state) {
+template <class Table>
+void table_burst_lookup(benchmark::State& state, Table& table) {
     const auto n = static_cast<uint32_t>(state.range(0));
-    pipeline::WorkerTable owned(n + n / 8, 0, 91);  // as a worker has it
-    pipeline::RteTable& table = owned.get();
     for (uint32_t i = 0; i < n; ++i) table.add(key_of(i));
     std::vector<flow::FlowKey> probe(1u << 20);
     std::mt19937 rng(3);
@@ -75,6 +74,28 @@ void BM_TableBurstLookup(benchmark::State& state) {
         at = (at + kB) & (probe.size() - 1);
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kB);
+}
+
+// Each table built as a worker builds it, for n live connections plus an eighth.
+void BM_TableInsert_FlowTable(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    engine::FlowTable table(n + n / 8);
+    table_insert(state, table);
+}
+void BM_TableInsert_RteHash(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    pipeline::WorkerTable owned(n + n / 8, 0, 90);
+    table_insert(state, owned.get());
+}
+void BM_TableBurstLookup_FlowTable(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    engine::FlowTable table(n + n / 8);
+    table_burst_lookup(state, table);
+}
+void BM_TableBurstLookup_RteHash(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    pipeline::WorkerTable owned(n + n / 8, 0, 91);
+    table_burst_lookup(state, owned.get());
 }
 
 // What this machine's memory allows, whatever the table: read-modify-write of
@@ -145,8 +166,10 @@ void BM_FormatRecord(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_TableInsert)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kMillisecond)->Iterations(3);
-BENCHMARK(BM_TableBurstLookup)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24);
+BENCHMARK(BM_TableInsert_FlowTable)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_TableInsert_RteHash)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_TableBurstLookup_FlowTable)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24);
+BENCHMARK(BM_TableBurstLookup_RteHash)->Arg(1 << 10)->Arg(1 << 20)->Arg(1 << 24);
 BENCHMARK(BM_FormatRecord)->Arg(0)->Arg(1);
 BENCHMARK(BM_RandomLines)->Arg(1)->Arg(8)->Arg(32);
 

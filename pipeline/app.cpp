@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <variant>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "detect/alerts.hpp"
+#include "engine/flow_table.hpp"
 #include "engine/shard.hpp"
 #include "report/conn_log.hpp"
 #include "report/summary.hpp"
@@ -108,7 +110,10 @@ struct RecordSink {
     }
 };
 
-using WorkerShard = engine::Shard<RteTable, RecordSink>;
+// The worker's shard on either flow table (--flow-table). The hot loop is compiled
+// once per table type; only per-burst and management calls go through the variant.
+using CompactShard = engine::Shard<engine::FlowTable, RecordSink>;
+using RteShard = engine::Shard<RteTable, RecordSink>;
 
 struct alignas(64) Worker {
     unsigned id = 0;
@@ -118,9 +123,14 @@ struct alignas(64) Worker {
     rte_ring* in_ring = nullptr;
     rte_ring* stats_ring = nullptr;  // periodic ShardStats snapshots to the management core
     rte_ring* report_ring = nullptr; // detection interval reports to the management core
-    std::unique_ptr<WorkerTable> table;
+    std::unique_ptr<engine::FlowTable> compact_table;
+    std::unique_ptr<WorkerTable> rte_table;
     RecordSink sink;
-    std::unique_ptr<WorkerShard> shard;
+    std::variant<std::unique_ptr<CompactShard>, std::unique_ptr<RteShard>> shard;
+    // The shard's parts that do not depend on the table type (set with the shard).
+    engine::ShardStats* stats = nullptr;
+    detect::Detector* detector = nullptr;
+    const engine::ShardConfig* config = nullptr;
     uint64_t max_ts = 0;
     std::atomic<bool> done{false};
 };
@@ -270,7 +280,7 @@ unsigned mgmt_poll() {
 // replay a worker waits rather than lose one (the verdicts must not depend on
 // timing); live, the detector keeps a few and then drops the oldest, counted.
 void drain_reports(Worker& w) noexcept {
-    auto& det = w.shard->detector();
+    auto& det = *w.detector;
     auto hand = [&](const detect::IntervalReport& r) {
         void* obj;
         if (rte_mempool_get(g.report_pool, &obj) != 0) return false;
@@ -294,7 +304,7 @@ void drain_reports(Worker& w) noexcept {
 void publish_stats(Worker& w) noexcept {
     void* obj;
     if (rte_mempool_get(g.stats_pool, &obj) != 0) return;
-    std::memcpy(obj, &w.shard->stats(), sizeof(engine::ShardStats));
+    std::memcpy(obj, w.stats, sizeof(engine::ShardStats));
     if (rte_ring_sp_enqueue(w.stats_ring, obj) != 0) rte_mempool_put(g.stats_pool, obj);
 }
 
@@ -306,9 +316,8 @@ uint64_t end_time(const Worker& w) {
     return w.max_ts;
 }
 
-int worker_main(void* arg) {
-    Worker& w = *static_cast<Worker*>(arg);
-    WorkerShard& shard = *w.shard;
+template <class Shard>
+int worker_loop(Worker& w, Shard& shard) {
     rte_mbuf* mb[kBurst];
     engine::RawPacket raw[kBurst];
     uint64_t idle = 0, last_progress_tsc = rte_rdtsc(), last_publish = last_progress_tsc;
@@ -397,13 +406,18 @@ int worker_main(void* arg) {
     }
     shard.flush(end_time(w));
     drain_reports(w);
-    while (w.shard->detector().pending() > 0 && g.replay) {
+    while (w.detector->pending() > 0 && g.replay) {
         rte_pause();
         drain_reports(w);
     }
     publish_stats(w);
     w.done.store(true, std::memory_order_release);
     return 0;
+}
+
+int worker_main(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    return std::visit([&](auto& shard) { return worker_loop(w, *shard); }, w.shard);
 }
 
 // ---- software RSS distributor (ports without RSS: pcap, af_packet, ring, null) --
@@ -435,7 +449,7 @@ uint32_t soft_rss(const parse::PacketView& v) noexcept {
 }
 
 void distributor_main(uint64_t stop_at) {
-    const auto& cfg = g.workers[0]->shard->config();
+    const auto& cfg = *g.workers[0]->config;
     const unsigned nw = static_cast<unsigned>(g.workers.size());
     rte_mbuf* mb[kBurst];
     std::vector<std::vector<rte_mbuf*>> out(nw);
@@ -757,8 +771,23 @@ int run(Options& o, const char* argv0) {
                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (!w->in_ring) fail(rte_error("cannot create worker ring"));
         }
-        w->table = std::make_unique<WorkerTable>(o.flow_table_size, static_cast<int>(rte_lcore_to_socket_id(lcore)), i);
-        w->shard = std::make_unique<WorkerShard>(w->table->get(), w->sink, scfg);
+        auto wire = [&](auto& shard) {
+            w->stats = &shard->stats();
+            w->detector = &shard->detector();
+            w->config = &shard->config();
+        };
+        if (o.flow_table == FlowTableKind::Compact) {
+            w->compact_table = std::make_unique<engine::FlowTable>(o.flow_table_size);
+            auto& s = w->shard.emplace<std::unique_ptr<CompactShard>>(
+                std::make_unique<CompactShard>(*w->compact_table, w->sink, scfg));
+            wire(s);
+        } else {
+            w->rte_table = std::make_unique<WorkerTable>(o.flow_table_size,
+                                                         static_cast<int>(rte_lcore_to_socket_id(lcore)), i);
+            auto& s = w->shard.emplace<std::unique_ptr<RteShard>>(
+                std::make_unique<RteShard>(w->rte_table->get(), w->sink, scfg));
+            wire(s);
+        }
         g.workers.push_back(std::move(w));
     }
 
@@ -798,8 +827,8 @@ int run(Options& o, const char* argv0) {
     s.port_rx_errors = port_losses(g.port);
     if (g.alert_engine) s.alerts = g.alert_engine->stats().alerts;
     for (auto& w : g.workers) {
-        const auto& st = w->shard->stats();
-        s.detect_reports_dropped += w->shard->detector().reports_dropped();
+        const auto& st = *w->stats;
+        s.detect_reports_dropped += w->detector->reports_dropped();
         s.totals += st;
         s.workers.push_back({w->lcore, st.packets_rx,
                              st.packets_rx ? static_cast<double>(st.cycles) / static_cast<double>(st.packets_rx) : 0});

@@ -56,6 +56,11 @@ void set_option(Options& o, const std::string& name, const std::string& v, const
     else if (name == "log-format") o.log_format = parse_format(opt, v);
     else if (name == "stats-json") o.stats_json = v;
     else if (name == "alerts") o.alerts = v;
+    else if (name == "flow-table") {
+        if (v == "compact") o.flow_table = FlowTableKind::Compact;
+        else if (v == "rte_hash") o.flow_table = FlowTableKind::RteHash;
+        else throw UsageError(opt + ": '" + v + "' is not one of compact, rte_hash");
+    }
     else if (name == "flow-table-size") o.flow_table_size = static_cast<uint32_t>(parse_uint(opt, v, 64, 1u << 28));
     else if (name == "embryonic-share") o.shard.embryonic_share_pct = static_cast<uint32_t>(parse_uint(opt, v, 1, 100));
     else if (name == "port") o.port = static_cast<uint32_t>(parse_uint(opt, v, 0, 1023));
@@ -105,7 +110,7 @@ void set_option(Options& o, const std::string& name, const std::string& v, const
 
 const std::set<std::string>& value_options() {
     static const std::set<std::string> s = {
-        "workers", "conn-log", "log-format", "stats-json", "alerts", "flow-table-size", "embryonic-share",
+        "workers", "conn-log", "log-format", "stats-json", "alerts", "flow-table", "flow-table-size", "embryonic-share",
         "port", "memory-mb", "table", "msl", "syn-timeout", "half-open-timeout", "established-timeout",
         "closing-timeout", "close-delay", "reset-delay", "partial-close-delay", "duration", "stats-interval",
         "detect-interval", "syn-flood-rate", "baseline-factor", "completion-ratio-max", "onset-intervals",
@@ -161,6 +166,7 @@ options (each also settable in the TOML config; the command line wins):
   --stats-json PATH          final statistics as JSON
   --alerts PATH              alerts as JSON lines
   --flow-table-size N        connections per worker (default 1048576)
+  --flow-table KIND          compact (default: one line per IPv4 lookup) or rte_hash
   --embryonic-share PCT      share of the table open to half-open connections (default 50)
   --msl S                    maximum segment lifetime; TIME-WAIT lasts 2*MSL (default 60)
   --syn-timeout S, --half-open-timeout S, --established-timeout S, --closing-timeout S,

@@ -14,6 +14,8 @@ namespace ws::pipeline {
 
 enum class Mode { Replay, Eal };
 enum class LogFormat { Zeek, Json };
+// The workers' flow table: engine::FlowTable, or DPDK's rte_hash (for comparison).
+enum class FlowTableKind { Compact, RteHash };
 
 struct Options {
     Mode mode = Mode::Eal;
@@ -27,6 +29,7 @@ struct Options {
     std::string stats_json;
     std::string alerts;
     uint32_t flow_table_size = 1u << 20;  // connections per worker
+    FlowTableKind flow_table = FlowTableKind::Compact;
     uint32_t port = 0;                    // EAL mode: the port to watch
     bool summary = true;                  // human summary on stdout at exit
     uint32_t table_rows = 0;              // print up to N connections as a table at exit

@@ -81,6 +81,12 @@ public:
         Key key(k);
         rte_hash_del_key(h_, &key);
     }
+    // The key in rte_hash's own key store (the index is its position there).
+    const flow::FlowKey& key(uint32_t ix) const noexcept {
+        void* p = nullptr;
+        rte_hash_get_key_with_position(h_, static_cast<int32_t>(ix), &p);
+        return static_cast<const Key*>(p)->k;
+    }
 
 private:
     // The key as rte_hash stores it: padded from 40 to 48 bytes, a length rte_hash

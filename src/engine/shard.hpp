@@ -9,7 +9,9 @@
 //     int32_t lookup(const flow::FlowKey& k);        // index or -1
 //     int32_t add(const flow::FlowKey& k);           // new index, or -1 when full
 //     void del(const flow::FlowKey& k);
-//   The pipeline plugs in rte_hash (pipeline/rte_table.hpp); tests use engine::StdTable.
+//     const flow::FlowKey& key(uint32_t ix) const;   // the key of a live index
+//   The pipeline plugs in engine::FlowTable (or rte_hash, pipeline/rte_table.hpp);
+//   tests use engine::StdTable too.
 //
 //   Sink: bool operator()(const track::ConnRecord&); false = could not take it
 //   (counted as records_dropped).
@@ -72,7 +74,6 @@ public:
           // starts at once and grows into memory, in huge pages where THP allows, as it fills.
           conns_(cap_),
           cold_(cap_),
-          keys_(cap_),
           gen_(cap_),
           flags_(cap_),
           fresh_(cap_),
@@ -166,7 +167,7 @@ public:
     template <class F>
     void for_each_live(F&& f) const {
         for (uint32_t ix = 0; ix < cap_; ++ix)
-            if (flags_[ix] & kLive) f(conns_[ix], cold_[ix], keys_[ix]);
+            if (flags_[ix] & kLive) f(conns_[ix], cold_[ix], table_.key(ix));
     }
 
 private:
@@ -270,7 +271,6 @@ private:
         auto u = static_cast<uint32_t>(ix);
         conns_[u] = tmp_;
         cold_[u] = tmp_cold_;
-        keys_[u] = key;
         ++gen_[u];
         flags_[u] = kLive;
         ++stats_.connections_created;
@@ -295,7 +295,7 @@ private:
             if (c.rfc[track::idx(track::Role::Resp)] != track::TcpState::SynReceived) return;
             const bool lo = !c.has(track::cflag::OrigIsLo);
             flags_[u] = static_cast<uint8_t>(flags_[u] | kHalfOpen | (lo ? kHalfOpenLo : 0));
-            const flow::FlowKey& k = keys_[u];
+            const flow::FlowKey& k = table_.key(u);
             det_.half_open_enter(lo ? k.lo_addr : k.hi_addr, lo ? k.lo_port : k.hi_port);
             return;
         }
@@ -304,7 +304,7 @@ private:
         const track::TcpState s = c.rfc[track::idx(r)];
         if (s == track::TcpState::SynReceived) return;
         flags_[u] = static_cast<uint8_t>(flags_[u] & ~(kHalfOpen | kHalfOpenLo));
-        const flow::FlowKey& k = keys_[u];
+        const flow::FlowKey& k = table_.key(u);
         det_.half_open_leave(lo ? k.lo_addr : k.hi_addr, lo ? k.lo_port : k.hi_port,
                              s == track::TcpState::Closed ? detect::Detector::Leave::Reset
                                                           : detect::Detector::Leave::Completed);
@@ -330,14 +330,15 @@ private:
     }
 
     void end(uint32_t ix, track::EndReason why, uint64_t at_us) noexcept {
-        track::make_record(conns_[ix], cold_[ix], keys_[ix], why, at_us, cfg_.tracker, rec_);
+        const flow::FlowKey& key = table_.key(ix);
+        track::make_record(conns_[ix], cold_[ix], key, why, at_us, cfg_.tracker, rec_);
         if (!sink_(rec_)) ++stats_.records_dropped;
         if (flags_[ix] & kHalfOpen) {
             const bool lo = flags_[ix] & kHalfOpenLo;
-            det_.half_open_leave(lo ? keys_[ix].lo_addr : keys_[ix].hi_addr, lo ? keys_[ix].lo_port : keys_[ix].hi_port,
+            det_.half_open_leave(lo ? key.lo_addr : key.hi_addr, lo ? key.lo_port : key.hi_port,
                                  detect::Detector::Leave::Ended);
         }
-        table_.del(keys_[ix]);
+        table_.del(key);
         removed_in_burst_ = true;
         if (flags_[ix] & kEmbryonic) --stats_.live_embryonic;
         flags_[ix] = 0;
@@ -357,7 +358,6 @@ private:
     uint32_t cap_;
     mem::Array<track::Conn> conns_;  // hot: one cache line each
     mem::Array<track::ConnCold> cold_;
-    mem::Array<flow::FlowKey> keys_;
     mem::Array<uint32_t> gen_;   // bumped when a slot is reused: invalidates FIFO entries
     mem::Array<uint8_t> flags_;  // kLive | kEmbryonic | kHalfOpen | kHalfOpenLo | kRetried
     EvictionQueue fresh_;    // embryonic, one packet so far

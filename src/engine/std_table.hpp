@@ -1,6 +1,6 @@
-// A flow table on the standard library, for unit tests and tools that run the
-// core without DPDK. Not for the data path: it allocates on insert. The pipeline
-// uses rte_hash (pipeline/rte_table.hpp) with the same interface.
+// A flow table on the standard library: the oracle for engine::FlowTable's tests
+// and a table for tests of the shard. Not for the data path: it allocates on
+// insert. The pipeline uses engine::FlowTable (or rte_hash) with the same interface.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,7 @@ struct FlowKeyHash {
 
 class StdTable {
 public:
-    explicit StdTable(uint32_t capacity) : cap_(capacity) {
+    explicit StdTable(uint32_t capacity) : cap_(capacity), keys_(capacity) {
         free_.reserve(capacity);
         for (uint32_t i = capacity; i > 0; --i) free_.push_back(i - 1);
         map_.reserve(capacity);
@@ -44,6 +44,7 @@ public:
         int32_t ix = static_cast<int32_t>(free_.back());
         free_.pop_back();
         map_.emplace(k, ix);
+        keys_[static_cast<size_t>(ix)] = k;
         return ix;
     }
     void del(const flow::FlowKey& k) {
@@ -53,11 +54,13 @@ public:
         map_.erase(it);
     }
     size_t size() const noexcept { return map_.size(); }
+    const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
 
 private:
     uint32_t cap_;
     std::unordered_map<flow::FlowKey, int32_t, FlowKeyHash> map_;
     std::vector<uint32_t> free_;
+    std::vector<flow::FlowKey> keys_;
 };
 
 }  // namespace ws::engine

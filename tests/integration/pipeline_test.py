@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Integration tests of the real wirestate binary (DPDK EAL, pcap PMD, rte_hash).
+"""Integration tests of the real wirestate binary (DPDK EAL, pcap PMD, both flow tables).
 
 usage: pipeline_test.py CASE WIRESTATE SOURCE_DIR [CORPUS_DIR]
 cases:
   scenarios  replay tests/pcaps/scenarios.pcap; every connection's verdict and both
              endpoints' states match scenarios.expected.tsv; statistics add up
-  workers    the sorted connection log is identical with --workers 1, 2 and 4 on the
-             bundled capture and on every Zeek conformance trace
+  workers    the sorted connection log is identical with --workers 1, 2 and 4, and with
+             --flow-table rte_hash, on the bundled capture and every Zeek conformance trace
   errors     bad arguments, a missing file, a bad config: one line on stderr, exit 2
   config     TOML config is applied and the command line overrides it
   flood      SYN flood + scans over legitimate traffic, small table: alerts, eviction of
@@ -96,11 +96,14 @@ def case_workers(ws, src, corpus):
                 check_accounting(st, f"{os.path.basename(pcap)} --workers {n}")
                 assert len(st["workers"]) == n
                 logs[n] = sorted_log(text)
-            same = logs[1] == logs[2] == logs[4]
+            text, st, _ = replay(ws, pcap, tmp, "--flow-table", "rte_hash", fmt="zeek")
+            check_accounting(st, f"{os.path.basename(pcap)} --flow-table rte_hash")
+            logs["rte_hash"] = sorted_log(text)
+            same = logs[1] == logs[2] == logs[4] == logs["rte_hash"]
             if not same:
                 failures += 1
             print(f"{'ok  ' if same else 'FAIL'} {os.path.basename(pcap)}: {len(logs[1])} records, "
-                  f"workers 1/2/4 {'identical' if same else 'differ'}")
+                  f"workers 1/2/4 and rte_hash {'identical' if same else 'differ'}")
     return failures
 
 

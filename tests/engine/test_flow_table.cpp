@@ -1,0 +1,151 @@
+// engine::FlowTable, the workers' flow table, against std::unordered_map as the oracle.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/flow_table.hpp"
+#include "engine/std_table.hpp"
+#include "flow/flow_key.hpp"
+
+namespace ws::engine {
+namespace {
+
+flow::FlowKey v4_key(uint32_t i) {
+    flow::FlowKey k{};
+    k.lo_addr[10] = k.lo_addr[11] = k.hi_addr[10] = k.hi_addr[11] = 0xff;
+    k.lo_addr[12] = 10;
+    k.lo_addr[13] = static_cast<uint8_t>(i >> 16);
+    k.lo_addr[14] = static_cast<uint8_t>(i >> 8);
+    k.lo_addr[15] = static_cast<uint8_t>(i);
+    k.hi_addr[12] = 192;
+    k.hi_addr[13] = 168;
+    k.hi_addr[15] = 1;
+    k.lo_port = static_cast<uint16_t>(1024 + i % 50000);
+    k.hi_port = 443;
+    k.proto = 6;
+    return k;
+}
+
+// 2001:db8::/32 addresses whose last four bytes are those of v4_key(i): the IPv4
+// part of the entry layout must not confuse them.
+flow::FlowKey v6_key(uint32_t i) {
+    flow::FlowKey k = v4_key(i);
+    for (auto* a : {&k.lo_addr, &k.hi_addr}) {
+        (*a)[0] = 0x20;
+        (*a)[1] = 0x01;
+        (*a)[2] = 0x0d;
+        (*a)[3] = 0xb8;
+        (*a)[10] = (*a)[11] = 0;
+    }
+    return k;
+}
+
+TEST(FlowTable, FindsWhatWasAddedAndNothingElse) {
+    FlowTable t(100);
+    const int32_t a = t.add(v4_key(1));
+    const int32_t b = t.add(v6_key(1));
+    ASSERT_GE(a, 0);
+    ASSERT_GE(b, 0);
+    EXPECT_NE(a, b);
+    EXPECT_EQ(t.lookup(v4_key(1)), a);
+    EXPECT_EQ(t.lookup(v6_key(1)), b);
+    EXPECT_EQ(t.lookup(v4_key(2)), -1);
+    EXPECT_EQ(t.lookup(v6_key(2)), -1);
+    EXPECT_EQ(t.add(v4_key(1)), a) << "adding a present key returns its index";
+    EXPECT_TRUE(t.key(static_cast<uint32_t>(b)) == v6_key(1));
+    EXPECT_EQ(t.size(), 2u);
+    EXPECT_TRUE(t.consistent());
+}
+
+TEST(FlowTable, IndicesAreDenseAndFreedOnesAreReused) {
+    FlowTable t(8);
+    for (uint32_t i = 0; i < 8; ++i) EXPECT_EQ(t.add(v4_key(i)), static_cast<int32_t>(i));
+    EXPECT_EQ(t.add(v4_key(8)), -1) << "full";
+    t.del(v4_key(3));
+    EXPECT_EQ(t.lookup(v4_key(3)), -1);
+    EXPECT_EQ(t.add(v4_key(8)), 3);
+    EXPECT_EQ(t.size(), 8u);
+    EXPECT_TRUE(t.consistent());
+}
+
+TEST(FlowTable, DefaultSizingLeavesMostSlotsFree) {
+    for (uint32_t cap : {1u, 64u, 1000u, 1u << 20}) {
+        FlowTable t(cap);
+        EXPECT_LE(uint64_t{cap} * 8, uint64_t{t.buckets()} * FlowTable::kWays * 5) << cap;  // <= 62.5% full
+        EXPECT_EQ(t.buckets() & (t.buckets() - 1), 0u);
+    }
+}
+
+TEST(FlowTable, EveryKeyFitsAtCapacityWithIPv4AndIPv6Mixed) {
+    const uint32_t cap = 20000;
+    FlowTable t(cap);
+    for (uint32_t i = 0; i < cap; ++i) ASSERT_GE(t.add(i % 5 ? v4_key(i) : v6_key(i)), 0) << i;
+    for (uint32_t i = 0; i < cap; ++i) ASSERT_GE(t.lookup(i % 5 ? v4_key(i) : v6_key(i)), 0) << i;
+    EXPECT_EQ(t.add(v4_key(cap)), -1);
+    EXPECT_TRUE(t.consistent());
+}
+
+// Fuller than the default sizing (90% of the slots): first and second buckets fill
+// up and new keys need displacement chains; every key stays findable.
+TEST(FlowTable, DisplacementKeepsEveryKeyAtNinetyPercentLoad) {
+    const uint32_t nb = 256, cap = nb * FlowTable::kWays * 9 / 10;
+    FlowTable t(cap, nb, 7);
+    for (uint32_t i = 0; i < cap; ++i) ASSERT_GE(t.add(v4_key(i)), 0) << i;
+    EXPECT_GT(t.displaced(), 0u) << "this load needs displacement chains";
+    ASSERT_TRUE(t.consistent());
+    for (uint32_t i = 0; i < cap; ++i) ASSERT_GE(t.lookup(v4_key(i)), 0) << i;
+    for (uint32_t i = 0; i < cap; i += 2) t.del(v4_key(i));
+    EXPECT_TRUE(t.consistent());
+    for (uint32_t i = 0; i < cap; ++i) EXPECT_EQ(t.lookup(v4_key(i)) >= 0, i % 2 == 1) << i;
+}
+
+TEST(FlowTable, EmptiedTableHasNoOverflowLeft) {
+    const uint32_t nb = 64, cap = nb * FlowTable::kWays * 8 / 10;
+    FlowTable t(cap, nb, 11);
+    for (uint32_t i = 0; i < cap; ++i) ASSERT_GE(t.add(v6_key(i)), 0);
+    for (uint32_t i = 0; i < cap; ++i) t.del(v6_key(i));
+    EXPECT_EQ(t.size(), 0u);
+    EXPECT_TRUE(t.consistent());  // every overflow count back to zero
+}
+
+// Random adds, deletes and bulk lookups at high load, against the standard library.
+TEST(FlowTable, AgreesWithAnOracleUnderChurn) {
+    const uint32_t nb = 128, cap = nb * FlowTable::kWays * 85 / 100;
+    FlowTable t(cap, nb, 3);
+    StdTable oracle(cap);
+    std::mt19937 rng(5);
+    std::vector<flow::FlowKey> pool;
+    for (uint32_t i = 0; i < 3 * cap; ++i) pool.push_back(i % 3 ? v4_key(i) : v6_key(i));
+    std::unordered_map<int32_t, int32_t> same;  // oracle index -> table index
+    for (int step = 0; step < 200000; ++step) {
+        const flow::FlowKey& k = pool[rng() % pool.size()];
+        if (rng() % 2) {
+            const int32_t want = oracle.add(k);
+            const int32_t got = t.add(k);
+            ASSERT_EQ(want >= 0, got >= 0) << step;
+        } else {
+            oracle.del(k);
+            t.del(k);
+        }
+        ASSERT_EQ(t.size(), oracle.size());
+        if (step % 1000 == 0) {
+            flow::FlowKey probe[64];
+            int32_t idx[64];
+            for (auto& p : probe) p = pool[rng() % pool.size()];
+            t.lookup_bulk(probe, 64, idx);
+            for (int i = 0; i < 64; ++i) {
+                ASSERT_EQ(idx[i] >= 0, oracle.lookup(probe[i]) >= 0) << step;
+                if (idx[i] >= 0) {
+                    ASSERT_TRUE(t.key(static_cast<uint32_t>(idx[i])) == probe[i]);
+                }
+            }
+            ASSERT_TRUE(t.consistent()) << step;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace ws::engine
