@@ -781,6 +781,67 @@ void process(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t ts) 
     cold.payload[i] += v.payload_len;
 }
 
+// The common case, an in-order segment of an established connection, decided
+// from the hot line and the cold record's first line alone. Applies it and returns
+// true only where process() would change exactly what this changes: every
+// condition below stands for a branch of the general path that this segment
+// would not take (a history letter to write, a retransmission, a hole, a gap, a
+// sequence wrap, a window check failing, a keep-alive, a close). Otherwise it
+// changes nothing and returns false. tests/track/test_fast_path.cpp checks it
+// against process() byte for byte.
+bool fast_segment(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t ts) noexcept {
+    if ((v.flags & (fl::Syn | fl::Fin | fl::Rst | fl::Ack)) != fl::Ack) return false;
+    if (v.window == 0 || (v.checksum_checked && !v.checksum_ok)) return false;
+    constexpr uint16_t kMask = cflag::Midstream | cflag::DidClose0 | cflag::DidClose1 | cflag::Fin0 | cflag::Fin1 |
+                               cflag::Syn0 | cflag::Syn1 | cflag::SimClose | cflag::Ooo0 | cflag::Ooo1;
+    if ((c.flags & kMask) != (cflag::Syn0 | cflag::Syn1)) return false;
+    if (r == Role::Orig && !c.has(cflag::HandshakeTimed)) return false;  // the handshake's last ACK may be due
+    if (c.zeek[0] != ZeekEp::Established || c.zeek[1] != ZeekEp::Established ||
+        c.rfc[0] != TcpState::Established || c.rfc[1] != TcpState::Established)
+        return false;
+    const int i = ix(r), p = ix(peer_of(r));
+    const uint32_t len = v.payload_len, seq = v.seq, ack = v.ack, one_past = seq + len;
+    const uint16_t letter = len > 0 ? hist::Data : hist::Ack;
+    if ((c.hist_seen & (r == Role::Orig ? letter : letter << 8)) == 0) return false;
+
+    // Zeek's ack bookkeeping: no ack before the peer's start, no wrap.
+    const int32_t d_ack = seq_delta(ack, c.ack_seq[p]);
+    if (seq_delta(ack, c.start_seq[p]) < 0 || (ack == 0 && d_ack > kTooLargeSeqDelta)) return false;
+    if (d_ack > 0 && ack < c.ack_seq[p]) return false;
+    // Zeek's last_seq: moves forward without wrapping, or a pure ACK (no 'T').
+    const int32_t d_seq = seq_delta(one_past, c.last_seq[i]);
+    if (d_seq > 0 ? one_past < c.last_seq[i] : len > 0) return false;
+    // Payload continues the contiguous edge; the ack reaches no further than the peer's.
+    if (cold.data_end[i] == 0 || cold.data_end[p] == 0) return false;
+    if (len > 0 && SeqNum(seq) > SeqNum(cold.data_end[i])) return false;
+    if (SeqNum(ack) > SeqNum(cold.data_end[p])) return false;
+    // The window checks pass (rfc_in_window, both SYNs seen), bookkeeping started, no keep-alive.
+    if (SeqNum(seq) > SeqNum(cold.win_maxend[i])) return false;
+    if (SeqNum(one_past) < SeqNum(cold.win_end[i]) - cold.win_max[p]) return false;
+    const SeqNum could = SeqNum(cold.win_maxend[p]) > SeqNum(cold.win_end[p]) ? SeqNum(cold.win_maxend[p])
+                                                                              : SeqNum(cold.win_end[p]);
+    if (SeqNum(ack) > could) return false;
+    if (cold.win_max[i] == 0) return false;
+    if (SeqNum(ack) < SeqNum(cold.win_end[p]) - cold.win_max[i]) return false;
+    if (len <= 1 && cold.win_end[i] != 0 && SeqNum(seq) + 1 == SeqNum(cold.win_end[i])) return false;
+
+    c.last_ts_us = ts;
+    if (d_ack > 0) c.ack_seq[p] = ack;
+    if (d_seq > 0) c.last_seq[i] = one_past;
+    if (len > 0 && SeqNum(one_past) > SeqNum(cold.data_end[i])) cold.data_end[i] = one_past;
+    const int8_t mine = c.wscale[i], theirs = c.wscale[p];
+    const uint32_t w = mine >= 0 && theirs >= 0 ? uint32_t{v.window} << mine : v.window;
+    if (SeqNum(one_past) > SeqNum(cold.win_end[i])) cold.win_end[i] = one_past;
+    if (SeqNum(cold.win_maxend[i]) < SeqNum(cold.win_end[i])) cold.win_maxend[i] = cold.win_end[i];
+    cold.win_max[i] = std::max(cold.win_max[i], w);
+    const SeqNum edge = SeqNum(ack) + std::max<uint32_t>(w, 1);
+    if (edge > SeqNum(cold.win_maxend[p])) cold.win_maxend[p] = edge.v;
+    if (c.pkts[i] != UINT32_MAX) ++c.pkts[i];
+    cold.ip_bytes[i] += v.ip_len;
+    cold.payload[i] += len;
+    return true;
+}
+
 // Zeek TCPSessionAdapter::IsReuse, seen from one new packet.
 bool is_reuse(const Conn& c, const Seg& s, Role r) noexcept {
     if (!s.syn) return false;
@@ -946,6 +1007,18 @@ Action update(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_l
               const TrackerConfig& cfg) noexcept {
     assert(!expired(c, ts_us, cfg));  // the caller's to check (see tracker.hpp)
     (void)cfg;
+    Role r = role_of(c, sender_lo);
+    if (fast_segment(c, cold, v, r, ts_us)) return Action::Continue;
+    if (is_reuse(c, make_seg(v), r)) return Action::Reuse;
+    process(c, cold, v, r, ts_us);
+    return Action::Continue;
+}
+
+bool update_fast(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept {
+    return fast_segment(c, cold, v, role_of(c, sender_lo), ts_us);
+}
+
+Action update_general(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept {
     Role r = role_of(c, sender_lo);
     if (is_reuse(c, make_seg(v), r)) return Action::Reuse;
     process(c, cold, v, r, ts_us);

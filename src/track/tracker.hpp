@@ -48,6 +48,15 @@ void init(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, u
 Action update(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us,
               const TrackerConfig& cfg) noexcept;
 
+// update() without its fast path for in-order segments of established connections:
+// every packet through the full Zeek and RFC models. The reference the fast path
+// is tested against (same precondition as update()).
+Action update_general(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept;
+// The fast path alone: applies the packet and returns true when it is an in-order
+// segment of an established connection that the general path would treat exactly
+// so; otherwise changes nothing and returns false.
+bool update_fast(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept;
+
 // Capture time (us) at which the connection should end if no packet arrives
 // before then; the timer wheel re-checks this lazily.
 uint64_t deadline(const Conn& c, const TrackerConfig& cfg) noexcept;
