@@ -2,7 +2,8 @@
 """Plots bench/pipeline-results.json (written by bench/pipeline-bench) as
 bench/mpps_vs_connections.png: pipeline Mpps and the pcap PMD's ceiling against
 live connections (log scale), one line per worker count; the per-second range
-as error bars. Uses the newest run for each (workers, connections) pair.
+as error bars. Uses the newest run for each (workers, flow table, connections);
+runs from before the flow_table field existed were on rte_hash.
 
 usage: bench/plot.py [RESULTS.json] [OUT.png]
 Needs matplotlib (Debian: python3-matplotlib); installs it with apt-get if missing.
@@ -35,21 +36,25 @@ def main():
         runs = json.load(f)
     newest = {}
     for r in runs:  # later entries replace earlier ones
-        newest[(r["workers"], r["live_connections_max"] // 1000 * 1000 or r["live_connections_max"])] = r
+        newest[(r["workers"], r.get("flow_table", "rte_hash"),
+                r["live_connections_max"] // 1000 * 1000 or r["live_connections_max"])] = r
     plt = import_matplotlib()
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for w in sorted({k[0] for k in newest}):
-        pts = sorted((r["live_connections_max"], r) for (ww, _), r in newest.items() if ww == w)
+    ceiling_drawn = False
+    for w, table in sorted({k[:2] for k in newest}):
+        pts = sorted((r["live_connections_max"], r) for (ww, tt, _), r in newest.items() if (ww, tt) == (w, table))
         x = [p[0] for p in pts]
         y = [p[1]["mpps_median"] for p in pts]
         lo = [p[1]["mpps_median"] - p[1]["mpps_min"] for p in pts]
         hi = [p[1]["mpps_max"] - p[1]["mpps_median"] for p in pts]
-        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, label=f"wirestate, {w} worker{'s' if w > 1 else ''}")
+        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, label=f"wirestate, {w} worker{'s' if w > 1 else ''}, {table} table")
         for xi, p in zip(x, pts):
             ax.annotate(f"{p[1]['mpps_median']:.2f}\n{p[1]['ns_per_packet_worker'][0]:.0f} ns/pkt", (xi, p[1]["mpps_median"]),
                         textcoords="offset points", xytext=(6, 6), fontsize=7)
-        ax.plot(x, [p[1]["ceiling_mpps"] for p in pts], linestyle="--", marker="s",
-                label="pcap PMD ceiling (--rx-only)")
+        if not ceiling_drawn:
+            ax.plot(x, [p[1]["ceiling_mpps"] for p in pts], linestyle="--", marker="s",
+                    label="pcap PMD ceiling (--rx-only)")
+            ceiling_drawn = True
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("live connections")
