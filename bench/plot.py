@@ -41,7 +41,7 @@ def main():
     plt = import_matplotlib()
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     ceiling_drawn = False
-    for w, table in sorted({k[:2] for k in newest}):
+    for series, (w, table) in enumerate(sorted({k[:2] for k in newest})):
         pts = sorted((r["live_connections_max"], r) for (ww, tt, _), r in newest.items() if (ww, tt) == (w, table))
         x = [p[0] for p in pts]
         y = [p[1]["mpps_median"] for p in pts]
@@ -50,7 +50,7 @@ def main():
         ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, label=f"wirestate, {w} worker{'s' if w > 1 else ''}, {table} table")
         for xi, p in zip(x, pts):
             ax.annotate(f"{p[1]['mpps_median']:.2f}\n{p[1]['ns_per_packet_worker'][0]:.0f} ns/pkt", (xi, p[1]["mpps_median"]),
-                        textcoords="offset points", xytext=(6, 6), fontsize=7)
+                        textcoords="offset points", xytext=(6, 6 - 26 * series), fontsize=7)
         if not ceiling_drawn:
             ax.plot(x, [p[1]["ceiling_mpps"] for p in pts], linestyle="--", marker="s",
                     label="pcap PMD ceiling (--rx-only)")
