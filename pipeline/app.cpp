@@ -21,13 +21,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <variant>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "detect/alerts.hpp"

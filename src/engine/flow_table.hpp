@@ -52,7 +52,7 @@ public:
     FlowTable& operator=(const FlowTable&) = delete;
 
     uint32_t capacity() const noexcept { return cap_; }
-    uint32_t size() const noexcept { return size_; }
+    uint32_t size() const noexcept { return next_ - nfree_; }  // handed out, not given back
     uint32_t buckets() const noexcept { return nb_; }
     // Keys placed by a displacement chain (both their buckets were full).
     uint64_t displaced() const noexcept { return displaced_; }
@@ -92,7 +92,6 @@ public:
             return -1;
         }
         keys_[ix] = k;
-        ++size_;
         return static_cast<int32_t>(ix);
     }
 
@@ -103,7 +102,6 @@ public:
         buckets_[w.bucket].e[w.way] = Entry{};
         if (w.bucket != p.b1) dec(over_[p.b1]);
         free_[nfree_++] = static_cast<uint32_t>(w.ix);
-        --size_;
     }
 
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
@@ -124,7 +122,7 @@ public:
             }
         for (uint32_t b = 0; b < nb_; ++b)
             if (over_[b] != kSaturated && over_[b] != overflowed[b]) return false;
-        return entries == size_;
+        return entries == size();
     }
 
 private:
@@ -317,7 +315,6 @@ private:
     mem::Array<uint32_t> free_;  // indices given back, reused last-in first-out
     uint32_t nfree_ = 0;
     uint32_t next_ = 0;  // indices never handed out start here
-    uint32_t size_ = 0;
     uint64_t displaced_ = 0;
     Node bfs_[kBfsNodes];
 };
