@@ -348,9 +348,17 @@ int worker_loop(Worker& w, Shard& shard) {
         if (n > 0) {
             const uint64_t t0 = rte_rdtsc();
             const uint64_t wall = g.clock.now_us();
+            // Another core wrote these mbufs (the distributor, or the PMD's copy): fetch
+            // every header (its second line holds the timestamp) before reading any.
             for (uint16_t i = 0; i < n; ++i) {
-                if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(mb[i + 2], void*));
+                rte_prefetch0(mb[i]);
+                rte_prefetch0(&mb[i]->cacheline1);
+            }
+            for (uint16_t i = 0; i < n; ++i) {
                 raw[i].data = rte_pktmbuf_mtod(mb[i], const uint8_t*);
+                // Ethernet + IP + TCP with options spans two lines.
+                rte_prefetch0(raw[i].data);
+                rte_prefetch0(raw[i].data + RTE_CACHE_LINE_SIZE);
                 raw[i].caplen = mb[i]->data_len;  // headers live in the first segment
                 raw[i].ts_us = g.clock.of(mb[i], wall);
                 if (raw[i].ts_us > w.max_ts) w.max_ts = raw[i].ts_us;
