@@ -277,8 +277,9 @@ unsigned mgmt_poll() {
 }
 
 // Hands the detector's finished interval reports to the management core. In
-// replay a worker waits rather than lose one (the verdicts must not depend on
-// timing); live, the detector keeps a few and then drops the oldest, counted.
+// replay a worker waits until every one is handed over (the verdicts must not depend
+// on timing; a burst may close an interval on each of its packets, which the detector
+// holds); live, once its queue is full the detector drops the oldest, counted.
 void drain_reports(Worker& w) noexcept {
     auto& det = *w.detector;
     auto hand = [&](const detect::IntervalReport& r) {
@@ -293,7 +294,7 @@ void drain_reports(Worker& w) noexcept {
     };
     det.drain(hand);
     if (!g.replay) return;
-    while (det.pending() >= detect::Detector::kPending - 1) {
+    while (det.pending() > 0) {
         rte_pause();
         det.drain(hand);
     }

@@ -64,7 +64,10 @@ public:
     static constexpr unsigned kSourceSlots = 128;
     static constexpr unsigned kPairSlots = 128;
     static constexpr unsigned kHalfOpenCandidates = 16;
-    static constexpr unsigned kPending = 4;  // finished reports waiting to be drained
+    // Finished reports waiting to be drained. Each packet closes at most one interval,
+    // advance() and finish() one each: a caller that drains to empty after every burst
+    // of up to kPending - 2 packets never loses one (engine::kMaxBurst is asserted so).
+    static constexpr unsigned kPending = 66;
     static constexpr unsigned kTopPorts = 24, kTopHosts = 24;  // victims per report by SYNs
 
     // Why a server endpoint left SYN-RECEIVED.

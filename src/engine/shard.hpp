@@ -42,6 +42,8 @@ struct RawPacket {
 };
 
 inline constexpr uint32_t kMaxBurst = 64;
+// Replay drains the detector to empty after each burst and must lose no report.
+static_assert(detect::Detector::kPending >= kMaxBurst + 2);
 // How many packets ahead of its update a record is prefetched. Far enough to hide
 // most of a miss, near enough not to flood the core's miss queue: at 1M connections
 // (bench-track) 8 ahead beat the whole burst at once by 15-18%, 4 ahead by about

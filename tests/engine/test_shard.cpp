@@ -147,4 +147,27 @@ TEST(Shard, PacketsAddUpByKind) {
     EXPECT_EQ(st.malformed[static_cast<size_t>(parse::Reason::TruncatedL2)], 1u);
 }
 
+TEST(Shard, BurstClosingAnIntervalOnEveryPacketLosesNoDetectionReport) {
+    // A sparse capture: a full burst whose packets lie 20 ms apart, each in its own
+    // 10 ms detection interval. The worker drains reports only between bursts, so
+    // the detector must hold one per packet (replay may not lose any).
+    Rig rig(256);
+    rig.cfg.detect.enabled = true;
+    rig.shard = std::make_unique<engine::Shard<engine::StdTable, Collect>>(rig.table, rig.sink, rig.cfg);
+    std::vector<std::pair<Bytes, uint64_t>> pkts;
+    for (uint32_t i = 0; i < engine::kMaxBurst; ++i)
+        pkts.push_back({frame(kClient, static_cast<uint16_t>(3000 + i), kServer, 80, S, 1, 0),
+                        1'000'000 + uint64_t{i} * 20'000});
+    rig.burst(pkts);
+    rig.shard->flush(1'000'000 + uint64_t{engine::kMaxBurst} * 20'000);
+    std::vector<uint64_t> intervals;
+    rig.shard->detector().drain([&](const detect::IntervalReport& r) {
+        intervals.push_back(r.interval);
+        return true;
+    });
+    EXPECT_EQ(rig.shard->detector().reports_dropped(), 0u);
+    ASSERT_EQ(intervals.size(), engine::kMaxBurst);  // 63 closed by a packet, the last by flush
+    for (uint32_t i = 0; i < engine::kMaxBurst; ++i) EXPECT_EQ(intervals[i], 100u + 2 * i);
+}
+
 }  // namespace

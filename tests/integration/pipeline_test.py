@@ -41,6 +41,7 @@ def check_accounting(st, what):
     acct = st["packets_tcp"] + st["packets_non_tcp"] + st["packets_filtered"] + st["packets_malformed"]["total"]
     assert acct == st["packets_rx"], f"{what}: packets do not add up: {acct} != {st['packets_rx']}"
     assert st["records_dropped"] == 0, f"{what}: records dropped in replay"
+    assert st["detect_reports_dropped"] == 0, f"{what}: detection interval reports lost in replay"
     ended = (st["connections_closed"] + st["connections_expired"] + st["connections_evicted"]
              + st["connections_flushed"])
     assert ended == st["connections_created"], f"{what}: {st['connections_created']} created, {ended} ended"
