@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Peers side by side: the same wsgen capture, once at full size and once cut to
 # 96 bytes (editcap -s 96), through softflowd, nfpcapd (nfdump), argus, tcptrace,
-# tshark's TCP conversations, wirestate replay, and the pcap PMD alone
-# (wirestate replay --rx-only). Prints a markdown table: wall time, Mpps and the
+# tshark's TCP conversations, wirestate replay (both readers), the pcap PMD alone
+# (wirestate replay --reader pcap-pmd --rx-only) and wirestate's default reader alone
+# (the mapped file, --rx-only). Prints a markdown table: wall time, Mpps and the
 # number of TCP connections each tool reports (NetFlow/argus flows are counted as
 # distinct unordered 4-tuples, so both directions of a connection count once).
 #
@@ -113,19 +114,28 @@ run_tshark() {
   timed "$2" sh -c 'tshark -q -n -r "$1" -z conv,tcp > "$2/tshark.txt" 2>/dev/null' sh "$1" "$2"
   grep -c '<->' "$2/tshark.txt" || true
 }
-run_wirestate() {
+run_wirestate() {  # the default reader: frames in place from the mapped file
   timed "$2" "$ws" replay "$1" --conn-log "$2/conn.log" --stats-json "$2/ws.json" --no-summary --workers 1 \
       >/dev/null 2>&1
   /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_written"])' "$2/ws.json"
 }
+run_wirestate_pmd() {
+  timed "$2" "$ws" replay "$1" --reader pcap-pmd --conn-log "$2/conn.log" --stats-json "$2/ws.json" --no-summary \
+      --workers 1 >/dev/null 2>&1
+  /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_written"])' "$2/ws.json"
+}
+run_mmap() {
+  timed "$2" "$ws" replay "$1" --rx-only --conn-log /dev/null --no-summary --workers 1 >/dev/null 2>&1
+  echo "-"
+}
 run_pmd() {
-  timed "$2" "$ws" replay "$1" --rx-only --conn-log /dev/null --stats-json "$2/pmd.json" --no-summary --workers 1 \
+  timed "$2" "$ws" replay "$1" --reader pcap-pmd --rx-only --conn-log /dev/null --no-summary --workers 1 \
       >/dev/null 2>&1
   echo "-"
 }
 
 declare -A result
-tools=(softflowd nfpcapd argus tcptrace tshark wirestate pmd)
+tools=(softflowd nfpcapd argus tcptrace tshark wirestate wirestate_pmd mmap pmd)
 for tool in "${tools[@]}"; do
   for variant in full s96; do
     f=$capture; [ "$variant" = s96 ] && f=$cut96
@@ -156,7 +166,9 @@ done
 declare -A label=(
   [softflowd]="softflowd -r (NetFlow v9 to nfcapd)" [nfpcapd]="nfpcapd -r (nfdump)"
   [argus]="argus -r" [tcptrace]="tcptrace -n" [tshark]="tshark -q -z conv,tcp"
-  [wirestate]="wirestate replay (1 worker)" [pmd]="pcap PMD alone (wirestate replay --rx-only)")
+  [wirestate]="wirestate replay (1 worker)" [wirestate_pmd]="wirestate replay --reader pcap-pmd (1 worker)"
+  [mmap]="mapped-file reader alone (wirestate replay --rx-only)"
+  [pmd]="pcap PMD alone (wirestate replay --reader pcap-pmd --rx-only)")
 echo
 echo "Capture: $(basename "$capture"), $frames packets${truth:+, $truth TCP connections (wsgen ground truth)};" \
      "cut: editcap -s 96."

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "capture/pcap_file.hpp"
 #include "detect/alerts.hpp"
 #include "engine/flow_table.hpp"
 #include "engine/shard.hpp"
@@ -66,6 +67,15 @@ struct Clock {
         wall_base_us = wall_us();
         tsc_base = rte_rdtsc();
         tsc_hz = rte_get_tsc_hz();
+    }
+    // The mapped-file reader stamps frames itself: it registers the field a PMD would.
+    bool register_dynfield() {
+        int off = -1;
+        uint64_t flag = 0;
+        if (rte_mbuf_dyn_rx_timestamp_register(&off, &flag) != 0) return false;
+        ts_off = off;
+        ts_flag = flag;
+        return true;
     }
     void lookup_dynfield() {
         ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
@@ -133,6 +143,9 @@ struct alignas(64) Worker {
     const engine::ShardConfig* config = nullptr;
     uint64_t max_ts = 0;
     std::atomic<bool> done{false};
+    // Mapped-file replay: the external buffer of the frames this worker frees. One per
+    // worker, so that freeing never shares a line with another core.
+    alignas(64) rte_mbuf_ext_shared_info shinfo{};
 };
 
 struct App {
@@ -143,6 +156,9 @@ struct App {
     uint64_t losses_at_last_check = 0;  // replay: end-of-file detection (replay_complete)
     uint32_t max_caplen = 0;        // replay: largest frame in the capture file
     uint32_t linktype = 1;
+    std::unique_ptr<capture::PcapFile> file;  // replay --reader mmap: no port, no PMD
+    rte_mbuf_ext_shared_info file_shinfo{};    // the frames the main lcore frees itself (--rx-only)
+    uint64_t rx_only_packets = 0;             // --rx-only on the mapped file: received and freed
     Clock clock;
     rte_mempool* mbufs = nullptr;
     rte_mempool* records = nullptr;
@@ -195,11 +211,54 @@ uint64_t port_received(uint16_t port) {
 // check found the end of the file. Called by the one thread polling the port, right
 // after an empty poll.
 bool replay_complete() {
+    if (g.file) return g.file->status() != capture::PcapFile::Status::Ok;
     if (g.opt->infinite_rx) return false;
     const uint64_t losses = port_losses(g.port);
     const bool eof = losses == g.losses_at_last_check;
     g.losses_at_last_check = losses;
     return eof;
+}
+
+// ---- replay from the mapped file --------------------------------------------
+
+// Each frame is attached to an mbuf as an external buffer inside the mapping. The
+// mapping outlives every mbuf, so releasing a frame only re-arms the count: each
+// free then stays on DPDK's non-atomic path (reference count 1).
+void release_frame(void*, void* opaque) {
+    rte_mbuf_ext_refcnt_set(static_cast<rte_mbuf_ext_shared_info*>(opaque), 1);
+}
+
+void init_shinfo(rte_mbuf_ext_shared_info& s) {
+    s.free_cb = release_frame;
+    s.fcb_opaque = &s;
+    rte_mbuf_ext_refcnt_set(&s, 1);
+}
+
+// The next frames of the file in mbufs, as a port's rx_burst would give them. None
+// when every mbuf is in flight (the workers give them back) or the file is done.
+uint16_t file_rx(rte_mbuf** mb, uint16_t n) {
+    if (g.file->status() != capture::PcapFile::Status::Ok) return 0;
+    if (rte_pktmbuf_alloc_bulk(g.mbufs, mb, n) != 0) return 0;
+    capture::Frame fr[kBurst];
+    const uint32_t k = g.file->next(fr, std::min<uint16_t>(n, kBurst));
+    for (uint32_t i = 0; i < k; ++i) {
+        rte_mbuf* m = mb[i];
+        // An mbuf holds at most 64 KiB: longer frames keep their headers, which is all we read.
+        const auto len = static_cast<uint16_t>(std::min<uint32_t>(fr[i].caplen, UINT16_MAX));
+        rte_pktmbuf_attach_extbuf(m, const_cast<uint8_t*>(fr[i].data), RTE_BAD_IOVA, len, &g.file_shinfo);
+        m->data_len = len;
+        m->pkt_len = len;
+        *RTE_MBUF_DYNFIELD(m, g.clock.ts_off, rte_mbuf_timestamp_t*) = fr[i].ts_us;
+        m->ol_flags |= g.clock.ts_flag;
+    }
+    if (k < n) rte_pktmbuf_free_bulk(mb + k, n - k);
+    return static_cast<uint16_t>(k);
+}
+
+// The reading stopped at a record that cannot be framed (not at the end, not on a stop).
+bool file_damaged() {
+    return g.file && (g.file->status() == capture::PcapFile::Status::Truncated ||
+                      g.file->status() == capture::PcapFile::Status::BadRecord);
 }
 
 // ---- management core ------------------------------------------------------
@@ -468,9 +527,14 @@ void distributor_main(uint64_t stop_at) {
     const uint64_t hz = rte_get_tsc_hz();
     for (;;) {
         if (g_stop.load(std::memory_order_relaxed)) break;
-        uint16_t n = rte_eth_rx_burst(g.port, 0, mb, kBurst);
+        uint16_t n = g.file ? file_rx(mb, kBurst) : rte_eth_rx_burst(g.port, 0, mb, kBurst);
         uint64_t now_tsc = rte_rdtsc();
-        if (n > 0) {
+        if (n > 0 && g.opt->rx_only) {  // the mapped file's ceiling: read, attach, free
+            rte_pktmbuf_free_bulk(mb, n);
+            g.rx_only_packets += n;
+            idle = 0;
+            last_progress = now_tsc;
+        } else if (n > 0) {
             const uint64_t wall = g.clock.now_us();
             for (uint16_t i = 0; i < n; ++i) {
                 uint64_t ts = g.clock.of(mb[i], wall);
@@ -479,6 +543,7 @@ void distributor_main(uint64_t stop_at) {
                 if (nw > 1 && parse::parse(rte_pktmbuf_mtod(mb[i], const uint8_t*), mb[i]->data_len,
                                  static_cast<parse::Link>(g.linktype), cfg.parse, v) == parse::Kind::Tcp)
                     target = soft_rss(v) % nw;
+                if (g.file) mb[i]->shinfo = &g.workers[target]->shinfo;
                 out[target].push_back(mb[i]);
             }
             for (unsigned w = 0; w < nw; ++w) {
@@ -518,6 +583,9 @@ void distributor_main(uint64_t stop_at) {
             if (stop_at && now_tsc >= stop_at) g_stop.store(true, std::memory_order_relaxed);
         }
     }
+    if (file_damaged())
+        spdlog::warn("{}: {} at byte {}; its last {} bytes were not read", g.opt->replay_file,
+                     capture::to_string(g.file->status()), g.file->offset(), g.file->size() - g.file->offset());
     g.final_ts.store(g.replay ? max_ts : g.clock.now_us(), std::memory_order_release);
     g.rx_done.store(true, std::memory_order_release);
 }
@@ -553,18 +621,21 @@ std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
             mem += static_cast<unsigned>(
                 (g.expected_packets * (std::max<uint64_t>(g.max_caplen, 128) + 384) * 5 / 4) >> 20);
     }
-    return {argv0,
-            "--lcores=" + lcores,
-            "--no-huge",
-            "--no-pci",
-            "--no-shconf",  // no files shared with other DPDK processes: replays run side by side
-            "--file-prefix=wirestate-" + std::to_string(getpid()),
-            "--no-telemetry",
-            "-m",
-            std::to_string(mem),
-            "--log-level=lib.*:warning",
-            "--log-level=pmd.*:warning",
-            "--vdev=net_pcap0,rx_pcap=" + o.replay_file + (o.infinite_rx ? ",infinite_rx=1" : "")};
+    std::vector<std::string> args = {
+        argv0,
+        "--lcores=" + lcores,
+        "--no-huge",
+        "--no-pci",
+        "--no-shconf",  // no files shared with other DPDK processes: replays run side by side
+        "--file-prefix=wirestate-" + std::to_string(getpid()),
+        "--no-telemetry",
+        "-m",
+        std::to_string(mem),
+        "--log-level=lib.*:warning",
+        "--log-level=pmd.*:warning"};
+    // The mapped-file reader needs no port; everything else reads through the pcap PMD.
+    if (!g.file) args.push_back("--vdev=net_pcap0,rx_pcap=" + o.replay_file + (o.infinite_rx ? ",infinite_rx=1" : ""));
+    return args;
 }
 
 // The link type and snap length come from the file header. Only infinite_rx, which
@@ -681,6 +752,52 @@ void write_file(const std::string& path, const std::string& text) {
     std::fclose(f);
 }
 
+// Replay's default reader. A file libpcap reads but we do not (pcapng) goes through
+// the pcap PMD instead.
+void open_capture_file(const std::string& path) {
+    capture::PcapFile::OpenError err;
+    std::string why;
+    g.file = capture::PcapFile::open(path, err, why);
+    if (g.file) return;
+    if (err != capture::PcapFile::OpenError::NotPcap) fail(why);
+    spdlog::info("{}: not classic pcap; reading it through the pcap PMD", path);
+}
+
+// Frames attached in place need mbufs without data room, and the RX timestamp field
+// that a PMD would register.
+void setup_file_source(const Options& o) {
+    const uint64_t nb_mbufs = 2047 + (o.workers + 1) * (256 + 2u * kBurst) + o.workers * kInRingSize;
+    g.mbufs = rte_pktmbuf_pool_create("ws_mbufs", static_cast<unsigned>(nb_mbufs), 256, 0, 0,
+                                      static_cast<int>(rte_socket_id()));
+    if (g.mbufs == nullptr) fail(rte_error("cannot create mbuf pool (try a larger --memory-mb)"));
+    if (!g.clock.register_dynfield()) fail(rte_error("cannot register the mbuf timestamp field"));
+    init_shinfo(g.file_shinfo);
+}
+
+// A port (NIC, af_packet, the pcap PMD): RSS queues when it has one for every
+// worker, otherwise the main lcore polls its one queue and feeds the workers.
+// Returns whether the workers poll RSS queues.
+bool setup_port_source(const Options& o) {
+    const uint16_t nports = rte_eth_dev_count_avail();
+    if (nports == 0) fail("no port found (give a NIC's PCI address or a --vdev such as net_af_packet0,iface=eth0)");
+    if (o.port >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port(static_cast<uint16_t>(o.port)))
+        fail("--port " + std::to_string(o.port) + " does not exist (" + std::to_string(nports) + " port(s) found)");
+    g.port = static_cast<uint16_t>(o.port);
+
+    rte_eth_dev_info info{};
+    rte_eth_dev_info_get(g.port, &info);
+    const bool rss = o.workers > 1 && info.flow_type_rss_offloads != 0 && info.max_rx_queues >= o.workers;
+    // Without RSS queues the main lcore is the RX core and feeds the workers. A replay
+    // does so even for one worker: the pcap PMD reads and copies every frame, and on
+    // the main lcore that overlaps the worker's tracking instead of adding to it (1M
+    // packets cut to 96 bytes: 0.67 -> 0.56 s, median of 7). Not for --infinite-rx,
+    // whose frames are already in memory: there handing them across cores costs more
+    // than the copy it moves (pipeline-bench, 1K connections: 4.94 -> 4.46 Mpps).
+    g.distribute = !rss && !o.rx_only && (o.workers > 1 || (g.replay && !o.infinite_rx));
+    setup_port(o, rss);
+    return rss;
+}
+
 }  // namespace
 
 int run(Options& o, const char* argv0) {
@@ -691,6 +808,7 @@ int run(Options& o, const char* argv0) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("wirestate"));
     spdlog::set_pattern("wirestate [%l] %v");
     if (g.replay) read_capture_header(o.replay_file, o.infinite_rx);
+    if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) open_capture_file(o.replay_file);
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
@@ -707,27 +825,17 @@ int run(Options& o, const char* argv0) {
     g.clock.init();
 
     if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
-    const uint16_t nports = rte_eth_dev_count_avail();
-    if (nports == 0) fail("no port found (give a NIC's PCI address or a --vdev such as net_af_packet0,iface=eth0)");
-    if (o.port >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port(static_cast<uint16_t>(o.port)))
-        fail("--port " + std::to_string(o.port) + " does not exist (" + std::to_string(nports) + " port(s) found)");
-    g.port = static_cast<uint16_t>(o.port);
-
     if (rte_lcore_count() < o.workers + 1)
         fail("--workers " + std::to_string(o.workers) + " needs " + std::to_string(o.workers + 1) +
              " lcores (main + workers); EAL gave " + std::to_string(rte_lcore_count()));
-
-    rte_eth_dev_info info{};
-    rte_eth_dev_info_get(g.port, &info);
-    const bool rss = o.workers > 1 && info.flow_type_rss_offloads != 0 && info.max_rx_queues >= o.workers;
-    // Without RSS queues the main lcore is the RX core and feeds the workers. A replay
-    // does so even for one worker: the pcap PMD reads and copies every frame, and on
-    // the main lcore that overlaps the worker's tracking instead of adding to it (1M
-    // packets cut to 96 bytes: 0.67 -> 0.56 s, median of 7). Not for --infinite-rx,
-    // whose frames are already in memory: there handing them across cores costs more
-    // than the copy it moves (pipeline-bench, 1K connections: 4.94 -> 4.46 Mpps).
-    g.distribute = !rss && !o.rx_only && (o.workers > 1 || (g.replay && !o.infinite_rx));
-    setup_port(o, rss);
+    bool rss = false;
+    if (g.file) {
+        // The main lcore reads the file and feeds the workers, also for one worker.
+        g.distribute = true;
+        setup_file_source(o);
+    } else {
+        rss = setup_port_source(o);
+    }
 
     const unsigned nrec = kRecRingSize * o.workers + 1024;
     g.records = rte_mempool_create("ws_records", nrec, sizeof(track::ConnRecord), 256, 0, nullptr, nullptr, nullptr,
@@ -774,6 +882,7 @@ int run(Options& o, const char* argv0) {
         }
         w->sink.pool = g.records;
         w->sink.wait = g.replay;
+        init_shinfo(w->shinfo);
         if (g.distribute) {
             std::snprintf(name, sizeof name, "ws_in_%u", i);
             w->in_ring = rte_ring_create(name, kInRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
@@ -802,9 +911,10 @@ int run(Options& o, const char* argv0) {
 
     g.summary.source = g.replay ? o.replay_file : std::string("port ") + std::to_string(g.port);
     g.summary.link = std::string(parse::link_name(g.linktype));
-    spdlog::info("watching {} ({} link, {} worker{}, {})", g.summary.source, g.summary.link, o.workers,
+    spdlog::info("watching {} ({} link, {} worker{}, {}{})", g.summary.source, g.summary.link, o.workers,
                  o.workers == 1 ? "" : "s",
-                 rss ? "RSS" : !g.distribute ? "direct RX" : o.workers > 1 ? "software RSS" : "RX on the main lcore");
+                 rss ? "RSS" : !g.distribute ? "direct RX" : o.workers > 1 ? "software RSS" : "RX on the main lcore",
+                 !g.replay ? "" : g.file ? ", frames in place from the mapped file" : ", through the pcap PMD");
     const uint64_t t0 = rte_rdtsc();
     for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
 
@@ -833,7 +943,9 @@ int run(Options& o, const char* argv0) {
     auto& s = g.summary;
     s.duration_s = secs;
     s.rx_ring_drops = g.rx_ring_drops;
-    s.port_rx_errors = port_losses(g.port);
+    if (!g.file) s.port_rx_errors = port_losses(g.port);
+    if (file_damaged()) s.capture_unread_bytes = g.file->size() - g.file->offset();
+    s.reader = !g.replay ? "port" : g.file ? "mmap" : "pcap-pmd";
     if (g.alert_engine) s.alerts = g.alert_engine->stats().alerts;
     for (auto& w : g.workers) {
         const auto& st = *w->stats;
@@ -842,6 +954,8 @@ int run(Options& o, const char* argv0) {
         s.workers.push_back({w->lcore, st.packets_rx,
                              st.packets_rx ? static_cast<double>(st.cycles) / static_cast<double>(st.packets_rx) : 0});
     }
+    s.totals.packets_rx += g.rx_only_packets;  // received and freed by the main lcore
+    s.totals.packets_filtered += g.rx_only_packets;
     if (g.writer) {
         g.buf += g.writer->footer(wall_us() / 1000000u);
         flush_log(true);
@@ -853,8 +967,10 @@ int run(Options& o, const char* argv0) {
     if (o.summary) std::fputs(report::human_summary(s).c_str(), stdout);
     std::fflush(stdout);
 
-    rte_eth_dev_stop(g.port);
-    rte_eth_dev_close(g.port);
+    if (!g.file) {
+        rte_eth_dev_stop(g.port);
+        rte_eth_dev_close(g.port);
+    }
     g.workers.clear();
     rte_eal_cleanup();
     return 0;

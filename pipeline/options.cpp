@@ -61,6 +61,11 @@ void set_option(Options& o, const std::string& name, const std::string& v, const
         else if (v == "rte_hash") o.flow_table = FlowTableKind::RteHash;
         else throw UsageError(opt + ": '" + v + "' is not one of compact, rte_hash");
     }
+    else if (name == "reader") {
+        if (v == "mmap") o.reader = Reader::Mmap;
+        else if (v == "pcap-pmd") o.reader = Reader::PcapPmd;
+        else throw UsageError(opt + ": '" + v + "' is not one of mmap, pcap-pmd");
+    }
     else if (name == "flow-table-size") o.flow_table_size = static_cast<uint32_t>(parse_uint(opt, v, 64, 1u << 28));
     else if (name == "embryonic-share") o.shard.embryonic_share_pct = static_cast<uint32_t>(parse_uint(opt, v, 1, 100));
     else if (name == "port") o.port = static_cast<uint32_t>(parse_uint(opt, v, 0, 1023));
@@ -110,7 +115,7 @@ void set_option(Options& o, const std::string& name, const std::string& v, const
 
 const std::set<std::string>& value_options() {
     static const std::set<std::string> s = {
-        "workers", "conn-log", "log-format", "stats-json", "alerts", "flow-table", "flow-table-size", "embryonic-share",
+        "workers", "conn-log", "log-format", "stats-json", "alerts", "flow-table", "flow-table-size", "embryonic-share", "reader",
         "port", "memory-mb", "table", "msl", "syn-timeout", "half-open-timeout", "established-timeout",
         "closing-timeout", "close-delay", "reset-delay", "partial-close-delay", "duration", "stats-interval",
         "detect-interval", "syn-flood-rate", "baseline-factor", "completion-ratio-max", "onset-intervals",
@@ -155,7 +160,7 @@ void parse_app_args(Options& o, const std::vector<std::string>& args) {
 }  // namespace
 
 const char* usage_text() noexcept {
-    return R"(usage: wirestate replay FILE [options]          offline replay through DPDK's pcap PMD
+    return R"(usage: wirestate replay FILE [options]          offline replay of a pcap or pcapng file
        wirestate [EAL options] -- [options]      live: any DPDK port (NIC, af_packet, pcap, ...)
 
 options (each also settable in the TOML config; the command line wins):
@@ -178,6 +183,8 @@ options (each also settable in the TOML config; the command line wins):
   --port N                   EAL mode: port id to watch (default 0)
   --table N                  print up to N connections as a table at exit
   --memory-mb N              replay: EAL memory, 0 = sized from the flow tables (default)
+  --reader mmap|pcap-pmd     replay: frames in place from the mapped file (default; classic
+                             pcap) or through DPDK's pcap PMD (libpcap; pcapng always uses it)
   --no-summary               no human summary at exit
   --no-detect                no SYN-flood / half-open / scan detection
   --syn-flood-rate R, --baseline-factor F, --completion-ratio-max X, --half-open-min N,

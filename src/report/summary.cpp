@@ -39,7 +39,7 @@ std::string json_str(const std::string& s) {
 std::string stats_json(const RunSummary& s) {
     const auto& t = s.totals;
     std::string o = "{";
-    o += "\"source\":" + json_str(s.source) + ",\"link\":" + json_str(s.link) + ",";
+    o += "\"source\":" + json_str(s.source) + ",\"link\":" + json_str(s.link) + ",\"reader\":" + json_str(s.reader) + ",";
     kv(o, "packets_rx", t.packets_rx);
     kv(o, "packets_tcp", t.packets_tcp);
     kv(o, "packets_non_tcp", t.packets_non_tcp);
@@ -65,6 +65,7 @@ std::string stats_json(const RunSummary& s) {
     kv(o, "records_dropped", t.records_dropped);
     kv(o, "port_rx_errors", s.port_rx_errors);
     kv(o, "rx_ring_drops", s.rx_ring_drops);
+    kv(o, "capture_unread_bytes", s.capture_unread_bytes);
     kv(o, "alerts", s.alerts);
     kv(o, "detect_reports_dropped", s.detect_reports_dropped);
     o += "\"conn_state\":{";
@@ -128,11 +129,14 @@ std::string human_summary(const RunSummary& s) {
                   static_cast<unsigned long long>(s.records_written),
                   static_cast<unsigned long long>(t.records_dropped));
     o += b;
-    if (s.port_rx_errors || s.rx_ring_drops || t.tcp_untracked) {
-        std::snprintf(b, sizeof b, "lost: port rx errors %llu, rx ring drops %llu, tcp untracked (table full) %llu\n",
+    if (s.port_rx_errors || s.rx_ring_drops || t.tcp_untracked || s.capture_unread_bytes) {
+        std::snprintf(b, sizeof b,
+                      "lost: port rx errors %llu, rx ring drops %llu, tcp untracked (table full) %llu, "
+                      "capture bytes unread (damaged record) %llu\n",
                       static_cast<unsigned long long>(s.port_rx_errors),
                       static_cast<unsigned long long>(s.rx_ring_drops),
-                      static_cast<unsigned long long>(t.tcp_untracked));
+                      static_cast<unsigned long long>(t.tcp_untracked),
+                      static_cast<unsigned long long>(s.capture_unread_bytes));
         o += b;
     }
     if (s.alerts) o += "alerts: " + std::to_string(s.alerts) + "\n";

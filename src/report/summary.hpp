@@ -22,6 +22,7 @@ struct WorkerFigures {
 struct RunSummary {
     std::string source;          // capture file or port description
     std::string link;            // link-layer name
+    std::string reader;          // replay: "mmap" or "pcap-pmd"; live: "port"
     engine::ShardStats totals{};  // sum over workers
     std::vector<WorkerFigures> workers;
     std::array<uint64_t, track::kZeekStateCount> conn_state{};  // records per Zeek state
@@ -29,6 +30,7 @@ struct RunSummary {
     uint64_t records_written = 0;
     uint64_t port_rx_errors = 0;    // frames the PMD could not deliver (ierrors + imissed + rx_nombuf)
     uint64_t rx_ring_drops = 0;     // packets the RX core could not hand to a worker
+    uint64_t capture_unread_bytes = 0;  // replay: bytes after a damaged record (file cut short)
     uint64_t alerts = 0;            // alerts raised (syn_flood, half_open, port_scan)
     uint64_t detect_reports_dropped = 0;  // detection interval reports lost (live, management too slow)
     double duration_s = 0;          // wall time of processing

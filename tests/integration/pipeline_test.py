@@ -7,6 +7,9 @@ cases:
              endpoints' states match scenarios.expected.tsv; statistics add up
   workers    the sorted connection log is identical with --workers 1, 2 and 4, and with
              --flow-table rte_hash, on the bundled capture and every Zeek conformance trace
+  reader     the mapped-file reader (default) and the pcap PMD give identical logs and
+             alerts on every capture; pcapng falls back to the PMD; a capture cut inside
+             a record is read up to it, the unread bytes counted and reported
   errors     bad arguments, a missing file, a bad config: one line on stderr, exit 2
   config     TOML config is applied and the command line overrides it
   flood      SYN flood + scans over legitimate traffic, small table: alerts, eviction of
@@ -108,6 +111,59 @@ def case_workers(ws, src, corpus):
     return failures
 
 
+def case_reader(ws, src, corpus):
+    pcaps = [os.path.join(src, "tests/pcaps/scenarios.pcap")]
+    if corpus and os.path.isdir(corpus):
+        tdir = os.path.join(corpus, "traces")
+        pcaps += sorted(os.path.join(tdir, t) for t in os.listdir(tdir))
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        alerts = os.path.join(tmp, "alerts.json")
+        for pcap in pcaps:
+            got = {}
+            for reader in ("mmap", "pcap-pmd"):
+                text, st, _ = replay(ws, pcap, tmp, "--reader", reader, "--alerts", alerts, fmt="zeek")
+                check_accounting(st, f"{os.path.basename(pcap)} --reader {reader}")
+                with open(alerts) as f:
+                    got[reader] = (sorted_log(text), f.read(), st["packets_rx"], st["reader"])
+            with open(pcap, "rb") as f:
+                classic = f.read(4) in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+            want_reader = "mmap" if classic else "pcap-pmd"  # pcapng: the PMD reads it
+            ok = got["mmap"][:3] == got["pcap-pmd"][:3] and got["mmap"][3] == want_reader
+            if not ok:
+                failures += 1
+            print(f"{'ok  ' if ok else 'FAIL'} {os.path.basename(pcap)}: {got['mmap'][2]} packets, "
+                  f"{len(got['mmap'][0])} records, read by {got['mmap'][3]}; "
+                  f"{'identical to' if got['mmap'][:3] == got['pcap-pmd'][:3] else 'differs from'} the pcap PMD's")
+
+        # A capture cut short inside its last record: every whole frame is read, the
+        # rest counted and named; libpcap (under the PMD) stops at the same place.
+        with open(pcaps[0], "rb") as f:
+            whole = f.read()
+        cut = os.path.join(tmp, "cut.pcap")
+        with open(cut, "wb") as f:
+            f.write(whole[:-10])
+        logs = {}
+        for reader in ("mmap", "pcap-pmd"):
+            cmd = [ws, "replay", cut, "--reader", reader, "--conn-log", os.path.join(tmp, "cut.log"),
+                   "--stats-json", os.path.join(tmp, "cut.json")]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            with open(os.path.join(tmp, "cut.json")) as f:
+                st = json.load(f)
+            with open(os.path.join(tmp, "cut.log")) as f:
+                logs[reader] = sorted_log(f.read())
+            if reader == "mmap":
+                ok = (p.returncode == 0 and "ends inside a record" in p.stderr
+                      and st["capture_unread_bytes"] > 0 and "capture bytes unread" in p.stdout)
+                print(f"{'ok  ' if ok else 'FAIL'} truncated capture: exit {p.returncode}, "
+                      f"{st['packets_rx']} packets, {st['capture_unread_bytes']} bytes unread and reported")
+                failures += 0 if ok else 1
+        same = logs["mmap"] == logs["pcap-pmd"]
+        failures += 0 if same else 1
+        print(f"{'ok  ' if same else 'FAIL'} truncated capture: both readers give the same {len(logs['mmap'])} records")
+    return failures
+
+
 def case_errors(ws, src, corpus):
     pcap = os.path.join(src, "tests/pcaps/scenarios.pcap")
     bad_toml = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
@@ -121,6 +177,7 @@ def case_errors(ws, src, corpus):
         (["replay", pcap, "--workers", "0"], "--workers: 0 is out of range"),
         (["replay", pcap, "--frobnicate"], "unknown option --frobnicate"),
         (["replay", pcap, "--log-format", "xml"], "--log-format: 'xml' is not one of zeek, json"),
+        (["replay", pcap, "--reader", "libpcap"], "--reader: 'libpcap' is not one of mmap, pcap-pmd"),
         (["replay", pcap, "--conn-log", "/nonexistent/dir/conn.log"], "cannot write connection log"),
         (["replay", pcap, "--config", "/nonexistent.toml"], "cannot read config file /nonexistent.toml"),
         (["replay", pcap, "--config", bad_toml.name], "tracker.bogus: unknown key"),
@@ -408,8 +465,8 @@ def case_flood(ws, src, corpus, wsgen=None):
     return failures
 
 
-CASES = {"scenarios": case_scenarios, "sigint": case_sigint, "flood": case_flood, "workers": case_workers, "errors": case_errors, "config": case_config,
-         "live": case_live}
+CASES = {"scenarios": case_scenarios, "sigint": case_sigint, "flood": case_flood, "workers": case_workers,
+         "reader": case_reader, "errors": case_errors, "config": case_config, "live": case_live}
 
 
 def main():
