@@ -86,11 +86,17 @@ def sorted_log(text):
     return sorted(l for l in text.splitlines() if l and not l.startswith("#"))
 
 
-def case_workers(ws, src, corpus):
+def every_capture(src, corpus):
+    """The bundled capture, then every Zeek conformance trace when the corpus is there."""
     pcaps = [os.path.join(src, "tests/pcaps/scenarios.pcap")]
     if corpus and os.path.isdir(corpus):
         tdir = os.path.join(corpus, "traces")
         pcaps += sorted(os.path.join(tdir, t) for t in os.listdir(tdir))
+    return pcaps
+
+
+def case_workers(ws, src, corpus):
+    pcaps = every_capture(src, corpus)
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         for pcap in pcaps:
@@ -112,10 +118,7 @@ def case_workers(ws, src, corpus):
 
 
 def case_reader(ws, src, corpus):
-    pcaps = [os.path.join(src, "tests/pcaps/scenarios.pcap")]
-    if corpus and os.path.isdir(corpus):
-        tdir = os.path.join(corpus, "traces")
-        pcaps += sorted(os.path.join(tdir, t) for t in os.listdir(tdir))
+    pcaps = every_capture(src, corpus)
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         alerts = os.path.join(tmp, "alerts.json")
