@@ -752,15 +752,15 @@ void write_file(const std::string& path, const std::string& text) {
     std::fclose(f);
 }
 
-// Replay's default reader. A file libpcap reads but we do not (pcapng) goes through
-// the pcap PMD instead.
+// Replay's default reader (pcap, pcapng). A variant libpcap reads but we do not (such
+// as the "modified" pcap of old Linux patches) goes through the pcap PMD instead.
 void open_capture_file(const std::string& path) {
     capture::PcapFile::OpenError err;
     std::string why;
     g.file = capture::PcapFile::open(path, err, why);
     if (g.file) return;
     if (err != capture::PcapFile::OpenError::NotPcap) fail(why);
-    spdlog::info("{}: not classic pcap; reading it through the pcap PMD", path);
+    spdlog::info("{}: neither pcap nor pcapng as we read them; reading it through the pcap PMD", path);
 }
 
 // Frames attached in place need mbufs without data room, and the RX timestamp field

@@ -183,8 +183,8 @@ options (each also settable in the TOML config; the command line wins):
   --port N                   EAL mode: port id to watch (default 0)
   --table N                  print up to N connections as a table at exit
   --memory-mb N              replay: EAL memory, 0 = sized from the flow tables (default)
-  --reader mmap|pcap-pmd     replay: frames in place from the mapped file (default; classic
-                             pcap) or through DPDK's pcap PMD (libpcap; pcapng always uses it)
+  --reader mmap|pcap-pmd     replay: frames in place from the mapped file (default; pcap and
+                             pcapng) or through DPDK's pcap PMD (libpcap reads, the PMD copies)
   --no-summary               no human summary at exit
   --no-detect                no SYN-flood / half-open / scan detection
   --syn-flood-rate R, --baseline-factor F, --completion-ratio-max X, --half-open-min N,

@@ -17,7 +17,7 @@ enum class LogFormat { Zeek, Json };
 // The workers' flow table: engine::FlowTable, or DPDK's rte_hash (for comparison).
 enum class FlowTableKind { Compact, RteHash };
 // How replay reads the capture: in place from the mapped file (capture::PcapFile,
-// classic pcap), or through DPDK's pcap PMD (libpcap: also pcapng; --infinite-rx).
+// pcap and pcapng), or through DPDK's pcap PMD (libpcap; always for --infinite-rx).
 enum class Reader { Mmap, PcapPmd };
 
 struct Options {
@@ -33,7 +33,7 @@ struct Options {
     std::string alerts;
     uint32_t flow_table_size = 1u << 20;  // connections per worker
     FlowTableKind flow_table = FlowTableKind::Compact;
-    Reader reader = Reader::Mmap;         // replay: pcapng and --infinite-rx use the pcap PMD
+    Reader reader = Reader::Mmap;         // replay: --infinite-rx uses the pcap PMD
     uint32_t port = 0;                    // EAL mode: the port to watch
     bool summary = true;                  // human summary on stdout at exit
     uint32_t table_rows = 0;              // print up to N connections as a table at exit

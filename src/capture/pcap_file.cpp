@@ -15,6 +15,9 @@ namespace {
 
 constexpr uint32_t kMagicUs = 0xa1b2c3d4, kMagicNs = 0xa1b23c4d;
 constexpr uint32_t kFileHeader = 24, kRecordHeader = 16;
+// pcapng block types, and the Section Header Block's byte-order magic.
+constexpr uint32_t kShb = 0x0a0d0d0a, kIdb = 1, kSpb = 3, kEpb = 6, kByteOrder = 0x1a2b3c4d;
+constexpr uint32_t kShbMin = 28, kIdbMin = 20, kSpbMin = 16, kEpbMin = 32;
 
 uint32_t load32(const uint8_t* p, bool swapped) noexcept {
     uint32_t v;
@@ -27,6 +30,15 @@ uint16_t load16(const uint8_t* p, bool swapped) noexcept {
     std::memcpy(&v, p, 2);
     return swapped ? __builtin_bswap16(v) : v;
 }
+
+uint64_t load64(const uint8_t* p, bool swapped) noexcept {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return swapped ? __builtin_bswap64(v) : v;
+}
+
+// libpcap's snapshot for a snap length it considers unset or impossible.
+uint32_t usable_snaplen(uint32_t s) noexcept { return s == 0 || s > PcapFile::kMaxCaplen ? PcapFile::kMaxCaplen : s; }
 
 }  // namespace
 
@@ -54,7 +66,27 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
     uint32_t magic;
     std::memcpy(&magic, hdr, 4);
     std::unique_ptr<PcapFile> f(new PcapFile());
-    if (magic == kMagicUs || magic == kMagicNs) {
+    if (magic == kShb) {
+        f->format_ = Format::Pcapng;
+        uint32_t bom;
+        std::memcpy(&bom, hdr + 8, 4);
+        if (bom != kByteOrder && __builtin_bswap32(bom) != kByteOrder) {
+            err = OpenError::BadHeader;
+            why = path + ": pcapng section header with an unknown byte-order magic";
+            ::close(fd);
+            return nullptr;
+        }
+        f->swapped_ = bom != kByteOrder;
+        const uint32_t shb_len = load32(hdr + 4, f->swapped_);
+        if (load16(hdr + 12, f->swapped_) != 1 || shb_len < kShbMin || shb_len % 4 != 0 || shb_len > size) {
+            err = OpenError::BadHeader;
+            why = path + ": pcapng section header of version " + std::to_string(load16(hdr + 12, f->swapped_)) +
+                  " or of length " + std::to_string(shb_len) + " is not one libpcap reads";
+            ::close(fd);
+            return nullptr;
+        }
+        f->pos_ = shb_len;
+    } else if (magic == kMagicUs || magic == kMagicNs) {
         f->swapped_ = false;
     } else if (__builtin_bswap32(magic) == kMagicUs || __builtin_bswap32(magic) == kMagicNs) {
         f->swapped_ = true;
@@ -65,16 +97,18 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
         ::close(fd);
         return nullptr;
     }
-    f->nano_ = magic == kMagicNs;
-    if (load16(hdr + 4, f->swapped_) != 2) {
-        err = OpenError::BadHeader;
-        why = path + ": pcap format version " + std::to_string(load16(hdr + 4, f->swapped_)) + " is not 2";
-        ::close(fd);
-        return nullptr;
+    if (f->format_ == Format::Pcap) {
+        f->nano_ = magic == kMagicNs;
+        if (load16(hdr + 4, f->swapped_) != 2) {
+            err = OpenError::BadHeader;
+            why = path + ": pcap format version " + std::to_string(load16(hdr + 4, f->swapped_)) + " is not 2";
+            ::close(fd);
+            return nullptr;
+        }
+        f->snaplen_ = usable_snaplen(load32(hdr + 16, f->swapped_));
+        f->linktype_ = load32(hdr + 20, f->swapped_) & 0x03FFFFFF;  // upper bits: FCS length
+        f->pos_ = kFileHeader;
     }
-    f->snaplen_ = load32(hdr + 16, f->swapped_);
-    if (f->snaplen_ == 0 || f->snaplen_ > kMaxCaplen) f->snaplen_ = kMaxCaplen;  // as libpcap
-    f->linktype_ = load32(hdr + 20, f->swapped_) & 0x03FFFFFF;  // upper bits: FCS length
     f->size_ = size;
     void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
@@ -86,9 +120,65 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
     madvise(m, size, MADV_SEQUENTIAL);
     madvise(m, size, MADV_WILLNEED);
     f->base_ = static_cast<const uint8_t*>(m);
-    f->pos_ = kFileHeader;
+    if (f->format_ == Format::Pcapng) {
+        // The link type and snap length are the first interface's, which must be
+        // described before any packet (libpcap refuses the file otherwise).
+        bool found = false;
+        for (uint64_t at = f->pos_; size - at >= 12;) {
+            const uint32_t type = load32(f->base_ + at, f->swapped_), len = load32(f->base_ + at + 4, f->swapped_);
+            if (len < 12 || len % 4 != 0 || len > size - at || type == kEpb || type == kSpb || type == kShb) break;
+            Interface ifc;
+            if (type == kIdb) {
+                found = f->describe(at, len, f->linktype_, f->snaplen_, ifc);
+                break;
+            }
+            at += len;
+        }
+        if (!found) {
+            err = OpenError::BadHeader;
+            why = path + ": no pcapng interface description before the first packet";
+            return nullptr;
+        }
+    }
     err = OpenError::None;
     return f;
+}
+
+bool PcapFile::describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t& snaplen,
+                        Interface& ifc) const noexcept {
+    if (len < kIdbMin) return false;
+    const uint8_t* b = base_ + at;
+    linktype = load16(b + 8, swapped_);
+    snaplen = usable_snaplen(load32(b + 12, swapped_));
+    ifc = Interface{};
+    for (uint32_t off = 16; off + 4 <= len - 4;) {
+        const uint16_t code = load16(b + off, swapped_), olen = load16(b + off + 2, swapped_);
+        if (code == 0) break;  // opt_endofopt
+        if (olen > len - 4 - off - 4) return false;
+        const uint8_t* v = b + off + 4;
+        if (code == 9 && olen == 1) {  // if_tsresol: 10^-n, or 2^-n with the top bit set
+            const uint8_t r = v[0];
+            if (r & 0x80) {
+                if ((r & 0x7f) > 63) return false;
+                ifc.units = uint64_t{1} << (r & 0x7f);
+            } else {
+                if (r > 19) return false;
+                ifc.units = 1;
+                for (uint8_t i = 0; i < r; ++i) ifc.units *= 10;
+            }
+        } else if (code == 14 && olen == 8) {  // if_tsoffset, seconds
+            ifc.offset_s = static_cast<int64_t>(load64(v, swapped_));
+        }
+        off += 4 + ((olen + 3u) & ~3u);
+    }
+    return true;
+}
+
+uint64_t PcapFile::ts_us(const Interface& ifc, uint64_t t) const noexcept {
+    const uint64_t sec = t / ifc.units + static_cast<uint64_t>(ifc.offset_s), frac = t % ifc.units;
+    __extension__ using u128 = unsigned __int128;  // frac * 10^6 may not fit 64 bits (binary resolutions)
+    const auto us = ifc.units == 1000000 ? frac : static_cast<uint64_t>(u128{frac} * 1000000u / ifc.units);
+    return sec * 1000000u + us;
 }
 
 PcapFile::~PcapFile() {
@@ -96,6 +186,81 @@ PcapFile::~PcapFile() {
 }
 
 uint32_t PcapFile::next(Frame* out, uint32_t n) noexcept {
+    return format_ == Format::Pcap ? next_pcap(out, n) : next_pcapng(out, n);
+}
+
+uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
+    uint32_t k = 0;
+    while (k < n && status_ == Status::Ok) {
+        const uint64_t left = size_ - pos_;
+        if (left < 12) {
+            status_ = left == 0 ? Status::End : Status::Truncated;
+            break;
+        }
+        const uint8_t* b = base_ + pos_;
+        const uint32_t type = load32(b, swapped_), len = load32(b + 4, swapped_);
+        if (len < 12 || len % 4 != 0) {
+            status_ = Status::BadRecord;
+            break;
+        }
+        if (len > left) {
+            status_ = Status::Truncated;
+            break;
+        }
+        bool bad = false;
+        switch (type) {
+            case kEpb: {
+                if (len < kEpbMin) {
+                    bad = true;
+                    break;
+                }
+                const uint32_t iface = load32(b + 8, swapped_), caplen = load32(b + 20, swapped_);
+                // Beyond the snap length is an error in pcapng (libpcap: "bigger than snaplen").
+                if (iface >= ifaces_.size() || caplen > len - kEpbMin || caplen > snaplen_) {
+                    bad = true;
+                    break;
+                }
+                const uint64_t t = (uint64_t{load32(b + 12, swapped_)} << 32) | load32(b + 16, swapped_);
+                out[k++] = {b + 28, caplen, load32(b + 24, swapped_), ts_us(ifaces_[iface], t)};
+                break;
+            }
+            case kSpb: {  // no time stamp, no captured length: the original one cut to the snap length
+                const uint32_t wirelen = len >= kSpbMin ? load32(b + 8, swapped_) : 0;
+                const uint32_t caplen = std::min(wirelen, snaplen_);
+                if (len < kSpbMin || ifaces_.empty() || caplen > len - kSpbMin) {
+                    bad = true;
+                    break;
+                }
+                out[k++] = {b + 12, caplen, wirelen, 0};
+                break;
+            }
+            case kIdb: {
+                uint32_t linktype, snaplen;
+                Interface ifc;
+                // Every interface must share the first one's link type, as libpcap requires.
+                bad = !describe(pos_, len, linktype, snaplen, ifc) || linktype != linktype_;
+                if (!bad) ifaces_.push_back(ifc);
+                break;
+            }
+            case kShb: {  // a new section: same byte order, interfaces described anew
+                uint32_t bom;
+                std::memcpy(&bom, b + 8, 4);
+                bad = len < kShbMin || bom != (swapped_ ? __builtin_bswap32(kByteOrder) : kByteOrder);
+                ifaces_.clear();
+                break;
+            }
+            default: break;  // statistics, name resolution, custom blocks: not ours
+        }
+        if (bad) {
+            status_ = Status::BadRecord;
+            break;
+        }
+        pos_ += len;
+    }
+    return k;
+}
+
+uint32_t PcapFile::next_pcap(Frame* out, uint32_t n) noexcept {
     uint32_t k = 0;
     while (k < n && status_ == Status::Ok) {
         const uint64_t left = size_ - pos_;
@@ -126,7 +291,7 @@ const char* to_string(PcapFile::Status s) noexcept {
         case PcapFile::Status::Ok: return "ok";
         case PcapFile::Status::End: return "end of file";
         case PcapFile::Status::Truncated: return "the file ends inside a record";
-        case PcapFile::Status::BadRecord: return "a record is longer than 262144 bytes";
+        case PcapFile::Status::BadRecord: return "a record or block cannot be framed";
     }
     return "?";
 }

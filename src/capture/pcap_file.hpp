@@ -1,18 +1,25 @@
-// Classic pcap files read in place: the file is mapped read-only and every frame is
+// Capture files read in place: the file is mapped read-only and every frame is
 // handed out as a pointer into the mapping, never copied. libpcap (and DPDK's pcap
 // PMD on top of it) reads through stdio in 4 KiB read() calls and copies each frame
 // once more into an mbuf: 194K system calls and two copies for a 796 MB capture.
 //
-// The file is hostile input like any packet: a record that runs past the end of the
-// file, or claims more than 256 KiB, ends the reading with a status saying which and
-// where, never a read out of bounds. Frames longer than the file's snap length are
-// cut to it, as libpcap does. pcapng and other formats are not read here (status
-// NotPcap at open): the caller falls back to libpcap.
+// Both formats libpcap reads: classic pcap (either byte order, micro- or nanosecond
+// times) and pcapng (Enhanced and Simple Packet Blocks; each interface's time
+// resolution and offset; other blocks skipped). Times are microseconds, converted as
+// libpcap converts them for a reader that asks for microseconds.
+//
+// The file is hostile input like any packet: a record or block that runs past the
+// end of the file, or that cannot be framed (an impossible length, a packet on an
+// interface never described, interfaces of differing link types, which libpcap also
+// refuses), ends the reading with a status saying which and where, never a read out
+// of bounds. Frames longer than the snap length are cut to it, as libpcap does.
+// Anything else is refused at open (NotPcap): the caller may fall back to libpcap.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ws::capture {
 
@@ -29,8 +36,9 @@ public:
         Ok,         // more frames may follow
         End,        // every record was read
         Truncated,  // the file ends inside a record (a capture cut short)
-        BadRecord,  // a record claims more than kMaxCaplen bytes: the rest cannot be framed
+        BadRecord,  // a record or block that cannot be framed: the rest cannot be read
     };
+    enum class Format { Pcap, Pcapng };
     enum class OpenError { None, System, NotPcap, BadHeader };
 
     // libpcap's bound on a record (MAXIMUM_SNAPLEN): beyond it a length is corrupt.
@@ -49,12 +57,25 @@ public:
     Status status() const noexcept { return status_; }
     uint64_t offset() const noexcept { return pos_; }  // of the next record, or of the bad one
     uint64_t size() const noexcept { return size_; }
+    Format format() const noexcept { return format_; }
+    // The link type and snap length of the file (pcapng: of its first interface).
     uint32_t linktype() const noexcept { return linktype_; }
     uint32_t snaplen() const noexcept { return snaplen_; }
-    bool nanosecond() const noexcept { return nano_; }
+    bool nanosecond() const noexcept { return nano_; }  // classic pcap only
 
 private:
+    // A pcapng interface: how its 64-bit times convert to seconds and microseconds.
+    struct Interface {
+        uint64_t units = 1000000;  // per second (if_tsresol)
+        int64_t offset_s = 0;      // if_tsoffset
+    };
+
     PcapFile() = default;
+    uint32_t next_pcap(Frame* out, uint32_t n) noexcept;
+    uint32_t next_pcapng(Frame* out, uint32_t n) noexcept;
+    // Reads an Interface Description Block's link type, snap length and options.
+    bool describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t& snaplen, Interface& ifc) const noexcept;
+    uint64_t ts_us(const Interface& ifc, uint64_t t) const noexcept;
 
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
@@ -63,6 +84,8 @@ private:
     uint32_t snaplen_ = 0;
     bool swapped_ = false;
     bool nano_ = false;
+    Format format_ = Format::Pcap;
+    std::vector<Interface> ifaces_;  // pcapng: the current section's, grown at each description
     Status status_ = Status::Ok;
 };
 

@@ -130,27 +130,208 @@ TEST(PcapFile, FramesMatchLibpcapOnTheBundledCapture) {
     EXPECT_FALSE(got.empty());
 }
 
-TEST(PcapFile, FramesMatchLibpcapOnEveryClassicZeekTrace) {
+TEST(PcapFile, FramesMatchLibpcapOnEveryZeekTrace) {
     const fs::path dir = fs::path(WS_SOURCE_ROOT) / "../shared/conformance/zeek/traces";
     if (!fs::is_directory(dir)) GTEST_SKIP() << "no conformance corpus at " << dir;
-    unsigned classic = 0, other = 0;
+    unsigned classic = 0, ng = 0;
     for (const auto& e : fs::directory_iterator(dir)) {
         PcapFile::OpenError err;
         std::string why;
         auto f = PcapFile::open(e.path().string(), err, why);
-        if (err == PcapFile::OpenError::NotPcap) {  // pcapng: left to libpcap
-            ++other;
-            continue;
-        }
         ASSERT_NE(f, nullptr) << why;
         SCOPED_TRACE(e.path().filename().string());
         const auto got = read_all(*f, 32);
         EXPECT_EQ(f->status(), PcapFile::Status::End);
         expect_same(got, libpcap_frames(e.path().string()));
-        ++classic;
+        ++(f->format() == PcapFile::Format::Pcap ? classic : ng);
     }
     EXPECT_GT(classic, 0u);
-    std::printf("%u classic pcap traces read alike, %u others left to libpcap\n", classic, other);
+    EXPECT_GT(ng, 0u);
+    std::printf("%u classic pcap and %u pcapng traces read as libpcap reads them\n", classic, ng);
+}
+
+// ---- pcapng -------------------------------------------------------------------
+
+struct Ng {
+    bool big = false;
+    std::vector<uint8_t> b;
+
+    void block(uint32_t type, const std::vector<uint8_t>& body) {
+        const auto len = static_cast<uint32_t>(12 + ((body.size() + 3) & ~size_t{3}));
+        put32(b, type, big);
+        put32(b, len, big);
+        b.insert(b.end(), body.begin(), body.end());
+        b.resize(b.size() + ((4 - body.size() % 4) % 4), 0);
+        put32(b, len, big);
+    }
+    void shb() {
+        std::vector<uint8_t> v;
+        put32(v, 0x1a2b3c4d, big);
+        put16(v, 1, big);
+        put16(v, 0, big);
+        for (int i = 0; i < 8; ++i) v.push_back(0xff);  // section length unknown
+        block(0x0a0d0d0a, v);
+    }
+    // tsresol: -1 = no option (microseconds).
+    void idb(uint16_t linktype, uint32_t snaplen, int tsresol = -1, int64_t tsoffset = 0) {
+        std::vector<uint8_t> v;
+        put16(v, linktype, big);
+        put16(v, 0, big);
+        put32(v, snaplen, big);
+        if (tsresol >= 0) {
+            put16(v, 9, big);
+            put16(v, 1, big);
+            v.push_back(static_cast<uint8_t>(tsresol));
+            v.resize(v.size() + 3, 0);
+        }
+        if (tsoffset) {
+            put16(v, 14, big);
+            put16(v, 8, big);
+            const auto o = static_cast<uint64_t>(tsoffset);
+            if (big) put32(v, static_cast<uint32_t>(o >> 32), big), put32(v, static_cast<uint32_t>(o), big);
+            else put32(v, static_cast<uint32_t>(o), big), put32(v, static_cast<uint32_t>(o >> 32), big);
+        }
+        put16(v, 0, big);  // opt_endofopt
+        put16(v, 0, big);
+        block(1, v);
+    }
+    void epb(uint32_t iface, uint64_t t, const std::vector<uint8_t>& data, uint32_t wirelen = 0) {
+        std::vector<uint8_t> v;
+        put32(v, iface, big);
+        put32(v, static_cast<uint32_t>(t >> 32), big);
+        put32(v, static_cast<uint32_t>(t), big);
+        put32(v, static_cast<uint32_t>(data.size()), big);
+        put32(v, wirelen ? wirelen : static_cast<uint32_t>(data.size()), big);
+        v.insert(v.end(), data.begin(), data.end());
+        block(6, v);
+    }
+    void spb(const std::vector<uint8_t>& data) {
+        std::vector<uint8_t> v;
+        put32(v, static_cast<uint32_t>(data.size()), big);
+        v.insert(v.end(), data.begin(), data.end());
+        block(3, v);
+    }
+};
+
+TEST(PcapFile, PcapngPacketsOfEveryInterfaceAndResolutionReadAsLibpcapReadsThem) {
+    for (bool big : {false, true}) {
+        Ng ng;
+        ng.big = big;
+        ng.shb();
+        ng.idb(1, 65535);                   // microseconds
+        ng.block(5, std::vector<uint8_t>(20, 0));  // an Interface Statistics Block: skipped
+        ng.idb(1, 65535, 9, 3600);          // nanoseconds, one hour later
+        ng.idb(1, 65535, 0x80 | 20);        // 2^-20 s
+        ng.epb(0, 1700000000123456ull, std::vector<uint8_t>(61, 0x01));
+        ng.epb(1, 1700000000123456789ull, std::vector<uint8_t>(60, 0x02), 1514);
+        ng.epb(2, (uint64_t{1700000000} << 20) + 524288, std::vector<uint8_t>(64, 0x03));  // .5 s
+        ng.spb(std::vector<uint8_t>(62, 0x04));
+        ng.shb();  // a second section describes its interfaces anew
+        ng.idb(1, 65535, 3);  // milliseconds
+        ng.epb(0, 1700000000123ull, std::vector<uint8_t>(60, 0x05));
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        ASSERT_NE(f, nullptr);
+        EXPECT_EQ(f->format(), PcapFile::Format::Pcapng);
+        EXPECT_EQ(f->linktype(), 1u);
+        const auto got = read_all(*f, 2);
+        EXPECT_EQ(f->status(), PcapFile::Status::End);
+        expect_same(got, libpcap_frames(t.path()));
+        ASSERT_EQ(got.size(), 5u);
+        EXPECT_EQ(got[0].ts_us, 1700000000123456u);
+        EXPECT_EQ(got[1].ts_us, 1700003600123456u);
+        EXPECT_EQ(got[1].wirelen, 1514u);
+        EXPECT_EQ(got[2].ts_us, 1700000000500000u);
+        EXPECT_EQ(got[3].ts_us, 0u);
+        EXPECT_EQ(got[4].ts_us, 1700000000123000u);
+    }
+}
+
+TEST(PcapFile, PcapngPacketBeyondTheSnapLengthStopsTheReadingAsInLibpcap) {
+    // Classic pcap cuts such a frame; libpcap's pcapng reader refuses it ("bigger than
+    // snaplen"), and so do we, after the frames before it.
+    Ng ng;
+    ng.shb();
+    ng.idb(1, 64);
+    ng.epb(0, 1, std::vector<uint8_t>(60, 0x06));
+    ng.epb(0, 2, std::vector<uint8_t>(100, 0x07));
+    TempFile t(ng.b);
+    auto f = open_ok(t.path());
+    ASSERT_NE(f, nullptr);
+    const auto got = read_all(*f);
+    EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+    EXPECT_EQ(got.size(), 1u);
+    expect_same(got, libpcap_frames(t.path()));
+}
+
+TEST(PcapFile, DamagedPcapngStopsAtTheBlockThatCannotBeRead) {
+    auto base = [] {
+        Ng ng;
+        ng.shb();
+        ng.idb(1, 65535);
+        ng.epb(0, 1, std::vector<uint8_t>(60, 0x01));
+        return ng;
+    };
+    {  // a packet on an interface never described
+        Ng ng = base();
+        ng.epb(3, 2, std::vector<uint8_t>(60, 0x02));
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+    }
+    {  // a second interface of another link type (libpcap refuses it too)
+        Ng ng = base();
+        ng.idb(101, 65535);
+        ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+    }
+    {  // a captured length larger than its block
+        Ng ng = base();
+        const size_t at = ng.b.size();
+        ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        ng.b[at + 20 + (ng.big ? 3 : 0)] = 200;  // caplen 60 -> 200
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+        EXPECT_EQ(f->offset(), at);
+    }
+    {  // cut inside the last block
+        Ng ng = base();
+        const size_t at = ng.b.size();
+        ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        TempFile t(std::vector<uint8_t>(ng.b.begin(), ng.b.end() - 8));
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::Truncated);
+        EXPECT_EQ(f->offset(), at);
+        expect_same(read_all(*f), {});
+    }
+    {  // a block length that is not a multiple of 4
+        Ng ng = base();
+        const size_t at = ng.b.size();
+        ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        ng.b[at + 4] = static_cast<uint8_t>(ng.b[at + 4] + 1);
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+    }
+    {  // a packet before any interface description: refused at open, as libpcap does
+        Ng ng;
+        ng.shb();
+        ng.epb(0, 1, std::vector<uint8_t>(60, 0x01));
+        ng.idb(1, 65535);
+        TempFile t(ng.b);
+        PcapFile::OpenError err;
+        std::string why;
+        EXPECT_EQ(PcapFile::open(t.path(), err, why), nullptr);
+        EXPECT_EQ(err, PcapFile::OpenError::BadHeader);
+    }
 }
 
 TEST(PcapFile, BigEndianAndNanosecondFilesReadAsLibpcapReadsThem) {
@@ -233,9 +414,13 @@ TEST(PcapFile, OtherFilesAreRefusedWithAReason) {
     EXPECT_EQ(err, PcapFile::OpenError::System);
     EXPECT_NE(why.find("No such file"), std::string::npos) << why;
 
-    TempFile ng(pcap_bytes({}, false, false, 65535, 0x0a0d0d0a));  // a pcapng section header
-    EXPECT_EQ(PcapFile::open(ng.path(), err, why), nullptr);
+    TempFile text(std::vector<uint8_t>(64, 'x'));  // neither format
+    EXPECT_EQ(PcapFile::open(text.path(), err, why), nullptr);
     EXPECT_EQ(err, PcapFile::OpenError::NotPcap);
+
+    TempFile ng(pcap_bytes({}, false, false, 65535, 0x0a0d0d0a));  // pcapng magic, no byte-order magic
+    EXPECT_EQ(PcapFile::open(ng.path(), err, why), nullptr);
+    EXPECT_EQ(err, PcapFile::OpenError::BadHeader);
 
     TempFile shortf(std::vector<uint8_t>{0xd4, 0xc3, 0xb2, 0xa1, 2, 0});
     EXPECT_EQ(PcapFile::open(shortf.path(), err, why), nullptr);
