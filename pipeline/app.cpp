@@ -68,15 +68,6 @@ struct Clock {
         tsc_base = rte_rdtsc();
         tsc_hz = rte_get_tsc_hz();
     }
-    // The mapped-file reader stamps frames itself: it registers the field a PMD would.
-    bool register_dynfield() {
-        int off = -1;
-        uint64_t flag = 0;
-        if (rte_mbuf_dyn_rx_timestamp_register(&off, &flag) != 0) return false;
-        ts_off = off;
-        ts_flag = flag;
-        return true;
-    }
     void lookup_dynfield() {
         ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
         int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
@@ -143,9 +134,9 @@ struct alignas(64) Worker {
     const engine::ShardConfig* config = nullptr;
     uint64_t max_ts = 0;
     std::atomic<bool> done{false};
-    // Mapped-file replay: the external buffer of the frames this worker frees. One per
-    // worker, so that freeing never shares a line with another core.
-    alignas(64) rte_mbuf_ext_shared_info shinfo{};
+    // Replay from the mapped file: this worker's own reading of it (every frame; it
+    // keeps its share). No port, no mbufs, nothing crosses cores on the packet path.
+    std::unique_ptr<capture::PcapFile> file;
 };
 
 struct App {
@@ -156,9 +147,7 @@ struct App {
     uint64_t losses_at_last_check = 0;  // replay: end-of-file detection (replay_complete)
     uint32_t max_caplen = 0;        // replay: largest frame in the capture file
     uint32_t linktype = 1;
-    std::unique_ptr<capture::PcapFile> file;  // replay --reader mmap: no port, no PMD
-    rte_mbuf_ext_shared_info file_shinfo{};    // the frames the main lcore frees itself (--rx-only)
-    uint64_t rx_only_packets = 0;             // --rx-only on the mapped file: received and freed
+    bool from_file = false;  // replay --reader mmap: the workers read the mapped file, no port
     Clock clock;
     rte_mempool* mbufs = nullptr;
     rte_mempool* records = nullptr;
@@ -211,7 +200,6 @@ uint64_t port_received(uint16_t port) {
 // check found the end of the file. Called by the one thread polling the port, right
 // after an empty poll.
 bool replay_complete() {
-    if (g.file) return g.file->status() != capture::PcapFile::Status::Ok;
     if (g.opt->infinite_rx) return false;
     const uint64_t losses = port_losses(g.port);
     const bool eof = losses == g.losses_at_last_check;
@@ -219,46 +207,9 @@ bool replay_complete() {
     return eof;
 }
 
-// ---- replay from the mapped file --------------------------------------------
-
-// Each frame is attached to an mbuf as an external buffer inside the mapping. The
-// mapping outlives every mbuf, so releasing a frame only re-arms the count: each
-// free then stays on DPDK's non-atomic path (reference count 1).
-void release_frame(void*, void* opaque) {
-    rte_mbuf_ext_refcnt_set(static_cast<rte_mbuf_ext_shared_info*>(opaque), 1);
-}
-
-void init_shinfo(rte_mbuf_ext_shared_info& s) {
-    s.free_cb = release_frame;
-    s.fcb_opaque = &s;
-    rte_mbuf_ext_refcnt_set(&s, 1);
-}
-
-// The next frames of the file in mbufs, as a port's rx_burst would give them. None
-// when every mbuf is in flight (the workers give them back) or the file is done.
-uint16_t file_rx(rte_mbuf** mb, uint16_t n) {
-    if (g.file->status() != capture::PcapFile::Status::Ok) return 0;
-    if (rte_pktmbuf_alloc_bulk(g.mbufs, mb, n) != 0) return 0;
-    capture::Frame fr[kBurst];
-    const uint32_t k = g.file->next(fr, std::min<uint16_t>(n, kBurst));
-    for (uint32_t i = 0; i < k; ++i) {
-        rte_mbuf* m = mb[i];
-        // An mbuf holds at most 64 KiB: longer frames keep their headers, which is all we read.
-        const auto len = static_cast<uint16_t>(std::min<uint32_t>(fr[i].caplen, UINT16_MAX));
-        rte_pktmbuf_attach_extbuf(m, const_cast<uint8_t*>(fr[i].data), RTE_BAD_IOVA, len, &g.file_shinfo);
-        m->data_len = len;
-        m->pkt_len = len;
-        *RTE_MBUF_DYNFIELD(m, g.clock.ts_off, rte_mbuf_timestamp_t*) = fr[i].ts_us;
-        m->ol_flags |= g.clock.ts_flag;
-    }
-    if (k < n) rte_pktmbuf_free_bulk(mb + k, n - k);
-    return static_cast<uint16_t>(k);
-}
-
 // The reading stopped at a record that cannot be framed (not at the end, not on a stop).
-bool file_damaged() {
-    return g.file && (g.file->status() == capture::PcapFile::Status::Truncated ||
-                      g.file->status() == capture::PcapFile::Status::BadRecord);
+bool file_damaged(const capture::PcapFile& f) {
+    return f.status() == capture::PcapFile::Status::Truncated || f.status() == capture::PcapFile::Status::BadRecord;
 }
 
 // ---- management core ------------------------------------------------------
@@ -376,8 +327,56 @@ uint64_t end_time(const Worker& w) {
     return w.max_ts;
 }
 
+// Replay from the mapped file: the worker reads every frame in place and tracks its
+// share of the flows (flow::share_of); the other workers read the same frames for
+// theirs. Reading costs a record header per frame, far less than handing frames
+// across cores in mbufs, and each worker's clock follows the whole capture.
+template <class Shard>
+int file_loop(Worker& w, Shard& shard) {
+    capture::Frame fr[kBurst];
+    engine::RawPacket raw[kBurst];
+    const auto nw = static_cast<uint32_t>(g.workers.size());
+    const uint64_t hz = rte_get_tsc_hz();
+    uint64_t index = 0, last_publish = rte_rdtsc();
+    while (!g_stop.load(std::memory_order_relaxed)) {  // SIGINT, --duration: also mid-file
+        if (rte_rdtsc() - last_publish > hz / 10) {
+            publish_stats(w);
+            last_publish = rte_rdtsc();
+        }
+        const uint32_t n = w.file->next(fr, kBurst);
+        if (n == 0) break;
+        const uint64_t t0 = rte_rdtsc();
+        for (uint32_t i = 0; i < n; ++i) {
+            raw[i] = {fr[i].data, fr[i].caplen, fr[i].ts_us};
+            if (fr[i].ts_us > w.max_ts) w.max_ts = fr[i].ts_us;
+        }
+        if (g.opt->rx_only) {  // the reader's own ceiling: frames read and counted, no more
+            uint64_t mine = 0;
+            for (uint32_t i = 0; i < n; ++i) mine += (index + i) % nw == w.id;
+            shard.stats().packets_rx += mine;
+            shard.stats().packets_filtered += mine;  // received, deliberately not analysed
+        } else {
+            shard.process_share(raw, n, index, w.id, nw);
+            shard.sweep(shard.now());
+        }
+        shard.stats().cycles += rte_rdtsc() - t0;
+        drain_reports(w);
+        index += n;
+    }
+    shard.flush(w.max_ts);
+    drain_reports(w);
+    while (w.detector->pending() > 0) {
+        rte_pause();
+        drain_reports(w);
+    }
+    publish_stats(w);
+    w.done.store(true, std::memory_order_release);
+    return 0;
+}
+
 template <class Shard>
 int worker_loop(Worker& w, Shard& shard) {
+    if (w.file) return file_loop(w, shard);
     rte_mbuf* mb[kBurst];
     engine::RawPacket raw[kBurst];
     uint64_t idle = 0, last_progress_tsc = rte_rdtsc(), last_publish = last_progress_tsc;
@@ -527,14 +526,9 @@ void distributor_main(uint64_t stop_at) {
     const uint64_t hz = rte_get_tsc_hz();
     for (;;) {
         if (g_stop.load(std::memory_order_relaxed)) break;
-        uint16_t n = g.file ? file_rx(mb, kBurst) : rte_eth_rx_burst(g.port, 0, mb, kBurst);
+        uint16_t n = rte_eth_rx_burst(g.port, 0, mb, kBurst);
         uint64_t now_tsc = rte_rdtsc();
-        if (n > 0 && g.opt->rx_only) {  // the mapped file's ceiling: read, attach, free
-            rte_pktmbuf_free_bulk(mb, n);
-            g.rx_only_packets += n;
-            idle = 0;
-            last_progress = now_tsc;
-        } else if (n > 0) {
+        if (n > 0) {
             const uint64_t wall = g.clock.now_us();
             for (uint16_t i = 0; i < n; ++i) {
                 uint64_t ts = g.clock.of(mb[i], wall);
@@ -543,7 +537,6 @@ void distributor_main(uint64_t stop_at) {
                 if (nw > 1 && parse::parse(rte_pktmbuf_mtod(mb[i], const uint8_t*), mb[i]->data_len,
                                  static_cast<parse::Link>(g.linktype), cfg.parse, v) == parse::Kind::Tcp)
                     target = soft_rss(v) % nw;
-                if (g.file) mb[i]->shinfo = &g.workers[target]->shinfo;
                 out[target].push_back(mb[i]);
             }
             for (unsigned w = 0; w < nw; ++w) {
@@ -583,9 +576,6 @@ void distributor_main(uint64_t stop_at) {
             if (stop_at && now_tsc >= stop_at) g_stop.store(true, std::memory_order_relaxed);
         }
     }
-    if (file_damaged())
-        spdlog::warn("{}: {} at byte {}; its last {} bytes were not read", g.opt->replay_file,
-                     capture::to_string(g.file->status()), g.file->offset(), g.file->size() - g.file->offset());
     g.final_ts.store(g.replay ? max_ts : g.clock.now_us(), std::memory_order_release);
     g.rx_done.store(true, std::memory_order_release);
 }
@@ -634,7 +624,7 @@ std::vector<std::string> replay_eal_args(const Options& o, const char* argv0) {
         "--log-level=lib.*:warning",
         "--log-level=pmd.*:warning"};
     // The mapped-file reader needs no port; everything else reads through the pcap PMD.
-    if (!g.file) args.push_back("--vdev=net_pcap0,rx_pcap=" + o.replay_file + (o.infinite_rx ? ",infinite_rx=1" : ""));
+    if (!g.from_file) args.push_back("--vdev=net_pcap0,rx_pcap=" + o.replay_file + (o.infinite_rx ? ",infinite_rx=1" : ""));
     return args;
 }
 
@@ -754,24 +744,14 @@ void write_file(const std::string& path, const std::string& text) {
 
 // Replay's default reader (pcap, pcapng). A variant libpcap reads but we do not (such
 // as the "modified" pcap of old Linux patches) goes through the pcap PMD instead.
-void open_capture_file(const std::string& path) {
+std::unique_ptr<capture::PcapFile> open_capture_file(const std::string& path) {
     capture::PcapFile::OpenError err;
     std::string why;
-    g.file = capture::PcapFile::open(path, err, why);
-    if (g.file) return;
+    auto f = capture::PcapFile::open(path, err, why);
+    if (f) return f;
     if (err != capture::PcapFile::OpenError::NotPcap) fail(why);
     spdlog::info("{}: neither pcap nor pcapng as we read them; reading it through the pcap PMD", path);
-}
-
-// Frames attached in place need mbufs without data room, and the RX timestamp field
-// that a PMD would register.
-void setup_file_source(const Options& o) {
-    const uint64_t nb_mbufs = 2047 + (o.workers + 1) * (256 + 2u * kBurst) + o.workers * kInRingSize;
-    g.mbufs = rte_pktmbuf_pool_create("ws_mbufs", static_cast<unsigned>(nb_mbufs), 256, 0, 0,
-                                      static_cast<int>(rte_socket_id()));
-    if (g.mbufs == nullptr) fail(rte_error("cannot create mbuf pool (try a larger --memory-mb)"));
-    if (!g.clock.register_dynfield()) fail(rte_error("cannot register the mbuf timestamp field"));
-    init_shinfo(g.file_shinfo);
+    return nullptr;
 }
 
 // A port (NIC, af_packet, the pcap PMD): RSS queues when it has one for every
@@ -808,7 +788,9 @@ int run(Options& o, const char* argv0) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("wirestate"));
     spdlog::set_pattern("wirestate [%l] %v");
     if (g.replay) read_capture_header(o.replay_file, o.infinite_rx);
-    if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) open_capture_file(o.replay_file);
+    std::unique_ptr<capture::PcapFile> first_file;  // worker 0's; the others open their own
+    if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) first_file = open_capture_file(o.replay_file);
+    g.from_file = first_file != nullptr;
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
@@ -828,14 +810,9 @@ int run(Options& o, const char* argv0) {
     if (rte_lcore_count() < o.workers + 1)
         fail("--workers " + std::to_string(o.workers) + " needs " + std::to_string(o.workers + 1) +
              " lcores (main + workers); EAL gave " + std::to_string(rte_lcore_count()));
-    bool rss = false;
-    if (g.file) {
-        // The main lcore reads the file and feeds the workers, also for one worker.
-        g.distribute = true;
-        setup_file_source(o);
-    } else {
-        rss = setup_port_source(o);
-    }
+    // From the mapped file each worker reads every frame and keeps its share: no port,
+    // and the main lcore only manages. Otherwise a port.
+    const bool rss = g.from_file ? false : setup_port_source(o);
 
     const unsigned nrec = kRecRingSize * o.workers + 1024;
     g.records = rte_mempool_create("ws_records", nrec, sizeof(track::ConnRecord), 256, 0, nullptr, nullptr, nullptr,
@@ -864,7 +841,8 @@ int run(Options& o, const char* argv0) {
         w->lcore = lcore;
         w->queue = static_cast<uint16_t>(rss ? i : 0);
         // Without RSS there is one queue, and a queue has one poller (rx-only: worker 0).
-        w->direct_rx = !g.distribute && (rss || i == 0);
+        w->direct_rx = !g.from_file && !g.distribute && (rss || i == 0);
+        if (g.from_file) w->file = i == 0 ? std::move(first_file) : open_capture_file(o.replay_file);
         char name[RTE_RING_NAMESIZE];
         std::snprintf(name, sizeof name, "ws_rec_%u", i);
         w->sink.ring = rte_ring_create(name, kRecRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
@@ -882,7 +860,6 @@ int run(Options& o, const char* argv0) {
         }
         w->sink.pool = g.records;
         w->sink.wait = g.replay;
-        init_shinfo(w->shinfo);
         if (g.distribute) {
             std::snprintf(name, sizeof name, "ws_in_%u", i);
             w->in_ring = rte_ring_create(name, kInRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
@@ -911,10 +888,13 @@ int run(Options& o, const char* argv0) {
 
     g.summary.source = g.replay ? o.replay_file : std::string("port ") + std::to_string(g.port);
     g.summary.link = std::string(parse::link_name(g.linktype));
-    spdlog::info("watching {} ({} link, {} worker{}, {}{})", g.summary.source, g.summary.link, o.workers,
+    spdlog::info("watching {} ({} link, {} worker{}, {})", g.summary.source, g.summary.link, o.workers,
                  o.workers == 1 ? "" : "s",
-                 rss ? "RSS" : !g.distribute ? "direct RX" : o.workers > 1 ? "software RSS" : "RX on the main lcore",
-                 !g.replay ? "" : g.file ? ", frames in place from the mapped file" : ", through the pcap PMD");
+                 g.from_file      ? "frames in place from the mapped file, each worker keeping its share"
+                 : rss            ? "RSS"
+                 : !g.distribute  ? "direct RX"
+                 : o.workers > 1  ? "software RSS"
+                                  : "RX on the main lcore");
     const uint64_t t0 = rte_rdtsc();
     for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
 
@@ -943,9 +923,14 @@ int run(Options& o, const char* argv0) {
     auto& s = g.summary;
     s.duration_s = secs;
     s.rx_ring_drops = g.rx_ring_drops;
-    if (!g.file) s.port_rx_errors = port_losses(g.port);
-    if (file_damaged()) s.capture_unread_bytes = g.file->size() - g.file->offset();
-    s.reader = !g.replay ? "port" : g.file ? "mmap" : "pcap-pmd";
+    if (!g.from_file) s.port_rx_errors = port_losses(g.port);
+    if (g.from_file && file_damaged(*g.workers[0]->file)) {
+        const auto& f = *g.workers[0]->file;  // every worker read the same frames
+        s.capture_unread_bytes = f.size() - f.offset();
+        spdlog::warn("{}: {} at byte {}; its last {} bytes were not read", o.replay_file, capture::to_string(f.status()),
+                     f.offset(), s.capture_unread_bytes);
+    }
+    s.reader = !g.replay ? "port" : g.from_file ? "mmap" : "pcap-pmd";
     if (g.alert_engine) s.alerts = g.alert_engine->stats().alerts;
     for (auto& w : g.workers) {
         const auto& st = *w->stats;
@@ -954,8 +939,6 @@ int run(Options& o, const char* argv0) {
         s.workers.push_back({w->lcore, st.packets_rx,
                              st.packets_rx ? static_cast<double>(st.cycles) / static_cast<double>(st.packets_rx) : 0});
     }
-    s.totals.packets_rx += g.rx_only_packets;  // received and freed by the main lcore
-    s.totals.packets_filtered += g.rx_only_packets;
     if (g.writer) {
         g.buf += g.writer->footer(wall_us() / 1000000u);
         flush_log(true);
@@ -967,7 +950,7 @@ int run(Options& o, const char* argv0) {
     if (o.summary) std::fputs(report::human_summary(s).c_str(), stdout);
     std::fflush(stdout);
 
-    if (!g.file) {
+    if (!g.from_file) {
         rte_eth_dev_stop(g.port);
         rte_eth_dev_close(g.port);
     }

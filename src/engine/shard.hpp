@@ -88,41 +88,43 @@ public:
     Shard& operator=(const Shard&) = delete;
 
     // Parses and tracks a burst of at most kMaxBurst packets, in order.
-    void process(const RawPacket* pkts, uint32_t n) noexcept {
+    void process(const RawPacket* pkts, uint32_t n) noexcept { process_share(pkts, n, 0, 0, 1); }
+
+    // The same for one of `shares` workers that each read every frame: keeps the TCP
+    // packets of its flows (flow::share_of) and, of the rest, frame numbers equal to
+    // `share` modulo `shares` (`first` numbers pkts[0]), so that across the workers
+    // every frame is counted once. The others' frames still move the detector's clock.
+    void process_share(const RawPacket* pkts, uint32_t n, uint64_t first, uint32_t share, uint32_t shares) noexcept {
         n = std::min(n, kMaxBurst);
         ++stats_.bursts;
-        stats_.packets_rx += n;
-        uint32_t m = 0;
+        uint32_t m = 0, mine = 0;
+        uint64_t last_ts = 0;
         for (uint32_t i = 0; i < n; ++i) {
             parse::PacketView& v = views_[m];
             parse::Kind k = parse::parse(pkts[i].data, pkts[i].caplen, cfg_.link, cfg_.parse, v);
-            switch (k) {
-                case parse::Kind::Tcp:
-                    sender_lo_[m] = flow::make_key(v, keys_in_[m]);
-                    ts_[m] = pkts[i].ts_us;
-                    ++m;
-                    break;
-                case parse::Kind::NonTcp:
-                    ++stats_.packets_non_tcp;
-                    if (v.is_fragment) ++stats_.fragments;
-                    break;
-                case parse::Kind::Malformed:
-                    ++stats_.packets_malformed;
-                    ++stats_.malformed[static_cast<size_t>(v.reason)];
-                    break;
+            last_ts = std::max(last_ts, pkts[i].ts_us);
+            if (k == parse::Kind::Tcp) {
+                sender_lo_[m] = flow::make_key(v, keys_in_[m]);
+                if (shares > 1 && flow::share_of(keys_in_[m], shares) != share) continue;
+                ts_[m] = pkts[i].ts_us;
+                ++m;
+                ++mine;
+                continue;
+            }
+            if (shares > 1 && (first + i) % shares != share) continue;
+            ++mine;
+            if (k == parse::Kind::NonTcp) {
+                ++stats_.packets_non_tcp;
+                if (v.is_fragment) ++stats_.fragments;
+            } else {
+                ++stats_.packets_malformed;
+                ++stats_.malformed[static_cast<size_t>(v.reason)];
             }
         }
+        stats_.packets_rx += mine;
         stats_.packets_tcp += m;
-        if (m == 0) return;
-        table_.lookup_bulk(keys_in_, m, idx_);
-        removed_in_burst_ = false;
-        // Each packet's record is fetched kPrefetchAhead packets before its turn: the
-        // hot line and the cold line an ordinary segment writes (ConnCold's first).
-        for (uint32_t j = 0; j < std::min(m, kPrefetchAhead); ++j) prefetch_record(j);
-        for (uint32_t j = 0; j < m; ++j) {
-            if (j + kPrefetchAhead < m) prefetch_record(j + kPrefetchAhead);
-            track_one(j);
-        }
+        if (m > 0) track_burst(m);
+        if (shares > 1) detect_advance(last_ts);
     }
 
     // Ends connections whose deadline passed, visiting at most `budget` slots.
@@ -213,6 +215,19 @@ private:
         mem::Array<FifoEntry> ring_;
         size_t head_ = 0, len_ = 0;
     };
+
+    // Looks up and tracks the m parsed TCP packets of the burst scratch, in order.
+    void track_burst(uint32_t m) noexcept {
+        table_.lookup_bulk(keys_in_, m, idx_);
+        removed_in_burst_ = false;
+        // Each packet's record is fetched kPrefetchAhead packets before its turn: the
+        // hot line and the cold line an ordinary segment writes (ConnCold's first).
+        for (uint32_t j = 0; j < std::min(m, kPrefetchAhead); ++j) prefetch_record(j);
+        for (uint32_t j = 0; j < m; ++j) {
+            if (j + kPrefetchAhead < m) prefetch_record(j + kPrefetchAhead);
+            track_one(j);
+        }
+    }
 
     void prefetch_record(uint32_t j) const noexcept {
         if (idx_[j] < 0) return;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "flow/hash.hpp"
 #include "parse/packet.hpp"
 
 namespace ws::flow {
@@ -52,6 +53,17 @@ inline bool make_key(const parse::PacketView& v, FlowKey& k) noexcept {
     k.proto = 6;
     k.pad[0] = k.pad[1] = k.pad[2] = 0;
     return sender_lo;
+}
+
+// Which of `shares` workers owns a flow, when each of them reads every frame and
+// keeps its own (replay from the mapped file): one answer for both directions (the
+// key is canonical), spread evenly, the same in every run.
+inline uint32_t share_of(const FlowKey& k, uint32_t shares) noexcept {
+    uint64_t w[4];
+    std::memcpy(w, k.lo_addr.data(), 16);
+    std::memcpy(w + 2, k.hi_addr.data(), 16);
+    const uint64_t h = mix64(mix64(w[0] ^ w[3]) ^ w[1] ^ (w[2] << 1) ^ ((uint64_t{k.lo_port} << 16) | k.hi_port));
+    return static_cast<uint32_t>(((h >> 32) * shares) >> 32);
 }
 
 }  // namespace ws::flow

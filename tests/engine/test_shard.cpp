@@ -2,6 +2,7 @@
 // Runs the real parse -> key -> table -> tracker path on byte-built frames.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 #include "engine/shard.hpp"
@@ -145,6 +146,52 @@ TEST(Shard, PacketsAddUpByKind) {
     EXPECT_EQ(st.packets_non_tcp, 1u);
     EXPECT_EQ(st.packets_malformed, 1u);
     EXPECT_EQ(st.malformed[static_cast<size_t>(parse::Reason::TruncatedL2)], 1u);
+}
+
+TEST(Shard, SharesOfEveryFrameTrackEachConnectionOnceAndCountEachFrameOnce) {
+    // Replay from the mapped file: every worker reads every frame and keeps its share.
+    // Two shards so fed give the records one shard gives, and count each frame once.
+    std::vector<std::pair<Bytes, uint64_t>> pkts;
+    for (uint16_t c = 0; c < 40; ++c) {
+        const uint16_t port = static_cast<uint16_t>(1000 + c);
+        const uint64_t t = 1'000'000 + c * 1000;
+        pkts.push_back({frame(kClient, port, kServer, 80, S, 100, 0), t});
+        pkts.push_back({frame(kServer, 80, kClient, port, S | A, 500, 101), t + 10});
+        pkts.push_back({frame(kClient, port, kServer, 80, A, 101, 501), t + 20});
+        pkts.push_back({frame(kClient, port, kServer, 80, R | A, 101, 501), t + 30});
+    }
+    Bytes arp(60, 0);
+    arp[12] = 0x08, arp[13] = 0x06;
+    pkts.insert(pkts.begin() + 7, {arp, 1'000'005});
+    pkts.insert(pkts.begin() + 50, {Bytes{0x00, 0x01}, 1'020'000});  // a runt: malformed
+
+    auto run = [&](Rig& rig, uint32_t share, uint32_t shares) {
+        std::vector<engine::RawPacket> raw;
+        for (const auto& [b, ts] : pkts) raw.push_back({b.data(), static_cast<uint32_t>(b.size()), ts});
+        for (size_t i = 0; i < raw.size(); i += 32)
+            rig.shard->process_share(&raw[i], static_cast<uint32_t>(std::min<size_t>(32, raw.size() - i)), i, share,
+                                     shares);
+        rig.shard->flush(10'000'000);
+    };
+    Rig one(256), a(256), b(256);
+    run(one, 0, 1);
+    run(a, 0, 2);
+    run(b, 1, 2);
+    const auto& s1 = one.shard->stats();
+    const auto &sa = a.shard->stats(), &sb = b.shard->stats();
+    EXPECT_EQ(s1.packets_rx, pkts.size());
+    EXPECT_EQ(sa.packets_rx + sb.packets_rx, s1.packets_rx);
+    EXPECT_EQ(sa.packets_tcp + sb.packets_tcp, s1.packets_tcp);
+    EXPECT_EQ(sa.packets_non_tcp + sb.packets_non_tcp, 1u);
+    EXPECT_EQ(sa.packets_malformed + sb.packets_malformed, 1u);
+    EXPECT_GT(a.sink.recs.size(), 5u);  // both shares hold some of the 40
+    EXPECT_GT(b.sink.recs.size(), 5u);
+    ASSERT_EQ(a.sink.recs.size() + b.sink.recs.size(), one.sink.recs.size());
+    for (const auto& r : one.sink.recs) {
+        const track::ConnRecord* other = a.find(r.orig_p) ? a.find(r.orig_p) : b.find(r.orig_p);
+        ASSERT_NE(other, nullptr) << r.orig_p;
+        EXPECT_EQ(std::memcmp(other, &r, sizeof r), 0) << "record of port " << r.orig_p;
+    }
 }
 
 TEST(Shard, BurstClosingAnIntervalOnEveryPacketLosesNoDetectionReport) {
