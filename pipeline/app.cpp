@@ -27,6 +27,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -754,6 +755,23 @@ std::unique_ptr<capture::PcapFile> open_capture_file(const std::string& path) {
     return nullptr;
 }
 
+// Populates a mapping from a thread of its own until told to stop (start-up only).
+class Prefault {
+public:
+    void start(const capture::PcapFile& f) {
+        thread_ = std::thread([this, &f] { f.populate(stop_); });
+    }
+    void finish() {
+        stop_.store(true, std::memory_order_relaxed);
+        if (thread_.joinable()) thread_.join();
+    }
+    ~Prefault() { finish(); }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 // A port (NIC, af_packet, the pcap PMD): RSS queues when it has one for every
 // worker, otherwise the main lcore polls its one queue and feeds the workers.
 // Returns whether the workers poll RSS queues.
@@ -788,10 +806,14 @@ int run(Options& o, const char* argv0) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("wirestate"));
     spdlog::set_pattern("wirestate [%l] %v");
     if (g.replay) read_capture_header(o.replay_file, o.infinite_rx);
-    std::unique_ptr<capture::PcapFile> first_file;  // worker 0's; the others open their own
-    if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) first_file = open_capture_file(o.replay_file);
-    g.from_file = first_file != nullptr;
+    std::unique_ptr<capture::PcapFile> file;  // the mapping; each worker reads it with a cursor of its own
+    if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) file = open_capture_file(o.replay_file);
+    g.from_file = file != nullptr;
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
+    // The EAL's start-up sleeps 100 ms measuring the TSC and scans sysfs: meanwhile
+    // another thread maps the capture's pages, faults the workers would take later.
+    Prefault prefault;
+    if (file) prefault.start(*file);
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
     if (!g.replay) args.insert(args.begin(), argv0);
@@ -802,6 +824,7 @@ int run(Options& o, const char* argv0) {
         fail("EAL initialisation failed: " + why +
              (g.replay ? "" : " (on a machine without hugepages, add --no-huge; without a NIC, --no-pci and a --vdev)"));
     }
+    prefault.finish();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     g.clock.init();
@@ -842,7 +865,7 @@ int run(Options& o, const char* argv0) {
         w->queue = static_cast<uint16_t>(rss ? i : 0);
         // Without RSS there is one queue, and a queue has one poller (rx-only: worker 0).
         w->direct_rx = !g.from_file && !g.distribute && (rss || i == 0);
-        if (g.from_file) w->file = i == 0 ? std::move(first_file) : open_capture_file(o.replay_file);
+        if (g.from_file) w->file = file->cursor();
         char name[RTE_RING_NAMESIZE];
         std::snprintf(name, sizeof name, "ws_rec_%u", i);
         w->sink.ring = rte_ring_create(name, kRecRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),

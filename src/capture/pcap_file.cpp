@@ -120,6 +120,9 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
     madvise(m, size, MADV_SEQUENTIAL);
     madvise(m, size, MADV_WILLNEED);
     f->base_ = static_cast<const uint8_t*>(m);
+    f->map_ = std::shared_ptr<const uint8_t>(f->base_, [size](const uint8_t* p) {
+        munmap(const_cast<uint8_t*>(p), size);
+    });
     if (f->format_ == Format::Pcapng) {
         // The link type and snap length are the first interface's, which must be
         // described before any packet (libpcap refuses the file otherwise).
@@ -140,8 +143,29 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
             return nullptr;
         }
     }
+    f->start_ = f->pos_;
     err = OpenError::None;
     return f;
+}
+
+std::unique_ptr<PcapFile> PcapFile::cursor() const {
+    std::unique_ptr<PcapFile> c(new PcapFile(*this));
+    c->pos_ = start_;
+    c->status_ = Status::Ok;
+    c->ifaces_.clear();
+    return c;
+}
+
+void PcapFile::populate(const std::atomic<bool>& stop) const noexcept {
+#ifndef MADV_POPULATE_READ
+    constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14
+#endif
+    constexpr uint64_t kStep = uint64_t{32} << 20;
+    const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    for (uint64_t at = 0; at < size_ && !stop.load(std::memory_order_relaxed); at += kStep) {
+        const uint64_t len = std::min(kStep, (size_ - at + page - 1) / page * page);
+        if (madvise(const_cast<uint8_t*>(base_) + at, len, MADV_POPULATE_READ) != 0) return;
+    }
 }
 
 bool PcapFile::describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t& snaplen,
@@ -181,9 +205,6 @@ uint64_t PcapFile::ts_us(const Interface& ifc, uint64_t t) const noexcept {
     return sec * 1000000u + us;
 }
 
-PcapFile::~PcapFile() {
-    if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), size_);
-}
 
 uint32_t PcapFile::next(Frame* out, uint32_t n) noexcept {
     return format_ == Format::Pcap ? next_pcap(out, n) : next_pcapng(out, n);

@@ -16,6 +16,7 @@
 // Anything else is refused at open (NotPcap): the caller may fall back to libpcap.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -47,9 +48,15 @@ public:
     // Maps `path`. On failure returns nullptr, sets `err` and a one-line `why`.
     static std::unique_ptr<PcapFile> open(const std::string& path, OpenError& err, std::string& why);
 
-    ~PcapFile();
-    PcapFile(const PcapFile&) = delete;
     PcapFile& operator=(const PcapFile&) = delete;
+
+    // Another reader of the same mapping, from the first record (each worker walks
+    // the whole file with its own).
+    std::unique_ptr<PcapFile> cursor() const;
+
+    // Maps every page of the file now, a step at a time, until done or `stop` is set:
+    // faults taken here (during start-up) are not taken by the readers. Best effort.
+    void populate(const std::atomic<bool>& stop) const noexcept;
 
     // Up to n next frames. Fewer means the reading stopped: status() says why.
     uint32_t next(Frame* out, uint32_t n) noexcept;
@@ -71,14 +78,17 @@ private:
     };
 
     PcapFile() = default;
+    PcapFile(const PcapFile&) = default;  // cursor()
     uint32_t next_pcap(Frame* out, uint32_t n) noexcept;
     uint32_t next_pcapng(Frame* out, uint32_t n) noexcept;
     // Reads an Interface Description Block's link type, snap length and options.
     bool describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t& snaplen, Interface& ifc) const noexcept;
     uint64_t ts_us(const Interface& ifc, uint64_t t) const noexcept;
 
+    std::shared_ptr<const uint8_t> map_;  // the mapping, unmapped with its last reader
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
+    uint64_t start_ = 0;  // the first record
     uint64_t pos_ = 0;
     uint32_t linktype_ = 0;
     uint32_t snaplen_ = 0;

@@ -3,6 +3,7 @@
 #include <pcap/pcap.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -128,6 +129,24 @@ TEST(PcapFile, FramesMatchLibpcapOnTheBundledCapture) {
     EXPECT_EQ(f->offset(), f->size());
     expect_same(got, libpcap_frames(path));
     EXPECT_FALSE(got.empty());
+}
+
+TEST(PcapFile, CursorsOfOneMappingReadIndependently) {
+    const std::string path = (fs::path(WS_SOURCE_ROOT) / "tests/pcaps/scenarios.pcap").string();
+    auto f = open_ok(path);
+    ASSERT_NE(f, nullptr);
+    std::atomic<bool> stop{false};
+    f->populate(stop);
+    Frame fr[8];
+    ASSERT_EQ(f->next(fr, 8), 8u);  // the original is half-way through...
+    auto c = f->cursor();             // ...a cursor starts at the first record
+    const auto all = read_all(*c, 5);
+    EXPECT_EQ(c->status(), PcapFile::Status::End);
+    expect_same(all, libpcap_frames(path));
+    EXPECT_EQ(f->status(), PcapFile::Status::Ok);
+    f.reset();  // the mapping lives as long as its last reader
+    auto again = c->cursor();
+    expect_same(read_all(*again, 64), libpcap_frames(path));
 }
 
 TEST(PcapFile, FramesMatchLibpcapOnEveryZeekTrace) {
