@@ -119,6 +119,11 @@ run_wirestate() {  # the default reader: frames in place from the mapped file
       >/dev/null 2>&1
   /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_written"])' "$2/ws.json"
 }
+run_wirestate2() {  # two workers, each reading the whole file and keeping half the flows
+  timed "$2" "$ws" replay "$1" --conn-log "$2/conn.log" --stats-json "$2/ws.json" --no-summary --workers 2 \
+      >/dev/null 2>&1
+  /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_written"])' "$2/ws.json"
+}
 run_wirestate_pmd() {
   timed "$2" "$ws" replay "$1" --reader pcap-pmd --conn-log "$2/conn.log" --stats-json "$2/ws.json" --no-summary \
       --workers 1 >/dev/null 2>&1
@@ -135,7 +140,7 @@ run_pmd() {
 }
 
 declare -A result
-tools=(softflowd nfpcapd argus tcptrace tshark wirestate wirestate_pmd mmap pmd)
+tools=(softflowd nfpcapd argus tcptrace tshark wirestate wirestate2 wirestate_pmd mmap pmd)
 for tool in "${tools[@]}"; do
   for variant in full s96; do
     f=$capture; [ "$variant" = s96 ] && f=$cut96
@@ -166,7 +171,7 @@ done
 declare -A label=(
   [softflowd]="softflowd -r (NetFlow v9 to nfcapd)" [nfpcapd]="nfpcapd -r (nfdump)"
   [argus]="argus -r" [tcptrace]="tcptrace -n" [tshark]="tshark -q -z conv,tcp"
-  [wirestate]="wirestate replay (1 worker)" [wirestate_pmd]="wirestate replay --reader pcap-pmd (1 worker)"
+  [wirestate]="wirestate replay (1 worker)" [wirestate2]="wirestate replay --workers 2" [wirestate_pmd]="wirestate replay --reader pcap-pmd (1 worker)"
   [mmap]="mapped-file reader alone (wirestate replay --rx-only)"
   [pmd]="pcap PMD alone (wirestate replay --reader pcap-pmd --rx-only)")
 echo
