@@ -415,10 +415,7 @@ int worker_loop(Worker& w, Shard& shard) {
                 rte_prefetch0(&mb[i]->cacheline1);
             }
             for (uint16_t i = 0; i < n; ++i) {
-                raw[i].data = rte_pktmbuf_mtod(mb[i], const uint8_t*);
-                // Ethernet + IP + TCP with options spans two lines.
-                rte_prefetch0(raw[i].data);
-                rte_prefetch0(raw[i].data + RTE_CACHE_LINE_SIZE);
+                raw[i].data = rte_pktmbuf_mtod(mb[i], const uint8_t*);  // the shard prefetches it
                 raw[i].caplen = mb[i]->data_len;  // headers live in the first segment
                 raw[i].ts_us = g.clock.of(mb[i], wall);
                 if (raw[i].ts_us > w.max_ts) w.max_ts = raw[i].ts_us;
