@@ -64,6 +64,7 @@ public:
     Status status() const noexcept { return status_; }
     uint64_t offset() const noexcept { return pos_; }  // of the next record, or of the bad one
     uint64_t size() const noexcept { return size_; }
+    const uint8_t* bytes() const noexcept { return base_; }  // the mapped file, size() long
     Format format() const noexcept { return format_; }
     // The link type and snap length of the file (pcapng: of its first interface).
     uint32_t linktype() const noexcept { return linktype_; }

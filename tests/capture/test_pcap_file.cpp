@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -424,6 +425,53 @@ TEST(PcapFile, HeaderOnlyCaptureEndsAtOnce) {
     Frame fr[4];
     EXPECT_EQ(f->next(fr, 4), 0u);
     EXPECT_EQ(f->status(), PcapFile::Status::End);
+}
+
+TEST(PcapFile, RandomlyDamagedFilesNeverYieldAFrameOutsideTheFile) {
+    // Flipped bytes, cut tails and spliced garbage in both formats: whatever the
+    // reader makes of them, every frame lies inside the mapping, within the snap
+    // length and its record, and the reading ends (at the end or at a stated offset).
+    std::vector<std::vector<uint8_t>> seeds = {pcap_bytes(sample()), pcap_bytes(sample(), true, true, 100)};
+    for (bool big : {false, true}) {
+        Ng ng;
+        ng.big = big;
+        ng.shb();
+        ng.idb(1, 65535, 9);
+        ng.epb(0, 1, std::vector<uint8_t>(61, 1));
+        ng.block(5, std::vector<uint8_t>(20, 0));
+        ng.spb(std::vector<uint8_t>(62, 2));
+        ng.epb(0, 2, std::vector<uint8_t>(1514, 3));
+        seeds.push_back(ng.b);
+    }
+    std::mt19937 rng(7);
+    unsigned files = 0, frames = 0;
+    for (int round = 0; round < 400; ++round) {
+        auto b = seeds[static_cast<size_t>(round) % seeds.size()];
+        const int flips = 1 + static_cast<int>(rng() % 8);
+        for (int i = 0; i < flips; ++i) b[24 + rng() % (b.size() - 24)] = static_cast<uint8_t>(rng());
+        if (rng() % 3 == 0) b.resize(24 + rng() % (b.size() - 24));
+        TempFile t(b);
+        PcapFile::OpenError err;
+        std::string why;
+        auto f = PcapFile::open(t.path(), err, why);
+        if (!f) continue;
+        ++files;
+        Frame fr[16];
+        for (int calls = 0; calls < 10000; ++calls) {
+            const uint32_t n = f->next(fr, 16);
+            for (uint32_t i = 0; i < n; ++i) {
+                ASSERT_GE(fr[i].data, f->bytes());
+                ASSERT_LE(fr[i].data + fr[i].caplen, f->bytes() + f->size());
+                ASSERT_LE(fr[i].caplen, f->snaplen());
+                ++frames;
+            }
+            if (n < 16) break;
+        }
+        ASSERT_NE(f->status(), PcapFile::Status::Ok);
+        ASSERT_LE(f->offset(), f->size());
+    }
+    EXPECT_GT(files, 200u);
+    EXPECT_GT(frames, 0u);
 }
 
 TEST(PcapFile, OtherFilesAreRefusedWithAReason) {
