@@ -801,8 +801,10 @@ bool fast_segment(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t
         return false;
     const int i = ix(r), p = ix(peer_of(r));
     const uint32_t len = v.payload_len, seq = v.seq, ack = v.ack, one_past = seq + len;
+    // Zeek's once-only letter ('D' or 'A', lower case for the responder) is written
+    // here too when it is new: each side's first data segment stays on this path.
     const uint16_t letter = len > 0 ? hist::Data : hist::Ack;
-    if ((c.hist_seen & (r == Role::Orig ? letter : letter << 8)) == 0) return false;
+    const auto letter_bit = static_cast<uint16_t>(r == Role::Orig ? letter : letter << 8);
 
     // Zeek's ack bookkeeping: no ack before the peer's start, no wrap.
     const int32_t d_ack = seq_delta(ack, c.ack_seq[p]);
@@ -825,6 +827,10 @@ bool fast_segment(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t
     if (SeqNum(ack) < SeqNum(cold.win_end[p]) - cold.win_max[i]) return false;
     if (len <= 1 && cold.win_end[i] != 0 && SeqNum(seq) + 1 == SeqNum(cold.win_end[i])) return false;
 
+    if ((c.hist_seen & letter_bit) == 0) {
+        c.hist_seen = static_cast<uint16_t>(c.hist_seen | letter_bit);
+        add_history(cold, cased(r, len > 0 ? 'D' : 'A'));
+    }
     c.last_ts_us = ts;
     if (d_ack > 0) c.ack_seq[p] = ack;
     if (d_seq > 0) c.last_seq[i] = one_past;
