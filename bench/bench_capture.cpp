@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     std::vector<double> ns;
     for (unsigned p = 0; p < passes; ++p) {
         engine::FlowTable table(table_size);
+        table.prefault();  // as the pipeline does before a worker's first packet
         CountSink sink;
         engine::ShardConfig cfg;
         cfg.link = static_cast<parse::Link>(file->linktype());

@@ -482,6 +482,7 @@ int worker_loop(Worker& w, Shard& shard) {
 
 int worker_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
+    if (w.compact_table) w.compact_table->prefault();  // what start-up's Prefault left, if anything
     return std::visit([&](auto& shard) { return worker_loop(w, *shard); }, w.shard);
 }
 
@@ -752,11 +753,16 @@ std::unique_ptr<capture::PcapFile> open_capture_file(const std::string& path) {
     return nullptr;
 }
 
-// Populates a mapping from a thread of its own until told to stop (start-up only).
+// Commits memory from a thread of its own until told to stop (start-up only): the
+// workers' flow tables first (their first touches are random, and each would fault
+// twice), then the capture's pages.
 class Prefault {
 public:
-    void start(const capture::PcapFile& f) {
-        thread_ = std::thread([this, &f] { f.populate(stop_); });
+    void start(const capture::PcapFile& f, const std::vector<std::unique_ptr<engine::FlowTable>>& tables) {
+        thread_ = std::thread([this, &f, &tables] {
+            for (const auto& t : tables) t->prefault(&stop_);
+            f.populate(stop_);
+        });
     }
     void finish() {
         stop_.store(true, std::memory_order_relaxed);
@@ -808,9 +814,15 @@ int run(Options& o, const char* argv0) {
     g.from_file = file != nullptr;
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
     // The EAL's start-up sleeps 100 ms measuring the TSC and scans sysfs: meanwhile
-    // another thread maps the capture's pages, faults the workers would take later.
+    // another thread commits the workers' flow tables and maps the capture's pages,
+    // faults the workers would take later. (Replay from the file only: a live worker
+    // commits its own table, on its own core and memory node, before its first packet.)
+    std::vector<std::unique_ptr<engine::FlowTable>> early_tables;
+    if (file && o.flow_table == FlowTableKind::Compact)
+        for (unsigned i = 0; i < o.workers; ++i)
+            early_tables.push_back(std::make_unique<engine::FlowTable>(o.flow_table_size));
     Prefault prefault;
-    if (file) prefault.start(*file);
+    if (file) prefault.start(*file, early_tables);
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
     if (!g.replay) args.insert(args.begin(), argv0);
@@ -892,7 +904,8 @@ int run(Options& o, const char* argv0) {
             w->config = &shard->config();
         };
         if (o.flow_table == FlowTableKind::Compact) {
-            w->compact_table = std::make_unique<engine::FlowTable>(o.flow_table_size);
+            w->compact_table = i < early_tables.size() ? std::move(early_tables[i])
+                                                       : std::make_unique<engine::FlowTable>(o.flow_table_size);
             auto& s = w->shard.emplace<std::unique_ptr<CompactShard>>(
                 std::make_unique<CompactShard>(*w->compact_table, w->sink, scfg));
             wire(s);

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -105,6 +106,15 @@ public:
     }
 
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
+
+    // Commits the buckets and overflow counts, which keys reach at random (a few
+    // hundred connections touch every page of them), so that the packet path takes
+    // no page fault there. The key array and the free list fill from index 0 and
+    // grow into memory. Repeating it costs only a walk of the committed pages.
+    void prefault(const std::atomic<bool>* stop = nullptr) const noexcept {
+        buckets_.populate(stop);
+        over_.populate(stop);
+    }
 
     // For tests: every entry sits in one of its two buckets, overflow counts are
     // exact (or saturated), and the entry count equals size().

@@ -1,7 +1,11 @@
 // mem::Region / mem::Array: the per-worker tables' memory.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "mem/region.hpp"
 #include "track/conn.hpp"
@@ -33,6 +37,34 @@ TEST(Array, StartsZeroedAndKeepsWhatIsWritten) {
     EXPECT_EQ(conns[999].pkts[1], 7u);
     Array<uint8_t> flags(3 * kHugePage);  // larger than one huge page: untouched pages read zero
     EXPECT_EQ(flags[3 * kHugePage - 1], 0u);
+}
+
+// Pages of r that are resident (mincore), counted.
+size_t resident_pages(const Region& r) {
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> v(r.size() / page);
+    if (mincore(r.data(), r.size(), v.data()) != 0) return SIZE_MAX;
+    size_t n = 0;
+    for (unsigned char b : v) n += b & 1;
+    return n;
+}
+
+TEST(Region, PopulateCommitsEveryPageAndKeepsItZero) {
+    Region r(3 * kHugePage);
+    ASSERT_EQ(resident_pages(r), 0u);  // fresh: nothing committed until touched
+    r.populate();
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    EXPECT_EQ(resident_pages(r), r.size() / page);
+    const auto* b = static_cast<const unsigned char*>(r.data());
+    EXPECT_EQ(b[0], 0u);
+    EXPECT_EQ(b[r.size() - 1], 0u);
+}
+
+TEST(Region, PopulateStopsWhenTold) {
+    Region r(2 * kHugePage);
+    std::atomic<bool> stop{true};
+    r.populate(&stop);
+    EXPECT_EQ(resident_pages(r), 0u);
 }
 
 }  // namespace
