@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -802,6 +803,7 @@ bool setup_port_source(const Options& o) {
 }  // namespace
 
 int run(Options& o, const char* argv0) {
+    const auto started = std::chrono::steady_clock::now();
     g.opt = &o;
     g.replay = o.mode == Mode::Replay;
     if (o.infinite_rx && !g.replay) fail("--infinite-rx applies to replay only");
@@ -928,6 +930,7 @@ int run(Options& o, const char* argv0) {
                  : !g.distribute  ? "direct RX"
                  : o.workers > 1  ? "software RSS"
                                   : "RX on the main lcore");
+    g.summary.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const uint64_t t0 = rte_rdtsc();
     for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
 

@@ -79,6 +79,7 @@ std::string stats_json(const RunSummary& s) {
         kv(o, std::string(track::tcp_state_name(static_cast<track::TcpState>(i))).c_str(), s.tcp_state[i], false);
     }
     o += "},";
+    o += "\"startup_s\":" + fmt("%.6f", s.startup_s) + ",";
     o += "\"duration_s\":" + fmt("%.6f", s.duration_s) + ",";
     o += "\"mpps\":" + fmt("%.4f", s.mpps()) + ",";
     o += "\"workers\":[";

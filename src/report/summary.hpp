@@ -33,6 +33,7 @@ struct RunSummary {
     uint64_t capture_unread_bytes = 0;  // replay: bytes after a damaged record (file cut short)
     uint64_t alerts = 0;            // alerts raised (syn_flood, half_open, port_scan)
     uint64_t detect_reports_dropped = 0;  // detection interval reports lost (live, management too slow)
+    double startup_s = 0;           // wall time before the first packet: outputs, EAL, memory, rings
     double duration_s = 0;          // wall time of processing
     double mpps() const noexcept { return duration_s > 0 ? static_cast<double>(totals.packets_rx) / duration_s / 1e6 : 0; }
 

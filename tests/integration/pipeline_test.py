@@ -49,6 +49,7 @@ def check_accounting(st, what):
              + st["connections_flushed"])
     assert ended == st["connections_created"], f"{what}: {st['connections_created']} created, {ended} ended"
     assert st["records_written"] == st["connections_created"], f"{what}: not every connection has a record"
+    assert 0 < st["startup_s"] < 60 and st["duration_s"] > 0, f"{what}: start-up {st['startup_s']} s, processing {st['duration_s']} s"
 
 
 def case_scenarios(ws, src, corpus):
