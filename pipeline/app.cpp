@@ -45,7 +45,13 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 constexpr unsigned kInRingSize = 4096;     // packets queued to one worker (distributor mode)
-constexpr unsigned kRecRingSize = 1u << 16;  // finished connections queued to the management core
+// Finished connections queued to the management core, per worker. Live: deep, so
+// that a stall of the writer (a slow disk) is absorbed, not lost. Replay: a worker
+// waits for room instead, and the management core formats records an order of
+// magnitude faster than a worker finishes them, so a short ring is enough; its pool
+// is written whole at creation (20 ms of start-up for the live size here).
+constexpr unsigned kRecRingLive = 1u << 16;
+constexpr unsigned kRecRingReplay = 1u << 12;
 constexpr uint16_t kRxDesc = 1024;
 constexpr unsigned kReportRingSize = 256;    // detection interval reports queued to the management core
 
@@ -848,7 +854,8 @@ int run(Options& o, const char* argv0) {
     // and the main lcore only manages. Otherwise a port.
     const bool rss = g.from_file ? false : setup_port_source(o);
 
-    const unsigned nrec = kRecRingSize * o.workers + 1024;
+    const unsigned rec_ring = g.replay ? kRecRingReplay : kRecRingLive;
+    const unsigned nrec = rec_ring * o.workers + 1024;
     g.records = rte_mempool_create("ws_records", nrec, sizeof(track::ConnRecord), 256, 0, nullptr, nullptr, nullptr,
                                    nullptr, static_cast<int>(rte_socket_id()), 0);
     if (!g.records) fail(rte_error("cannot create record pool"));
@@ -879,7 +886,7 @@ int run(Options& o, const char* argv0) {
         if (g.from_file) w->file = file->cursor();
         char name[RTE_RING_NAMESIZE];
         std::snprintf(name, sizeof name, "ws_rec_%u", i);
-        w->sink.ring = rte_ring_create(name, kRecRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
+        w->sink.ring = rte_ring_create(name, rec_ring, static_cast<int>(rte_lcore_to_socket_id(lcore)),
                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (!w->sink.ring) fail(rte_error("cannot create record ring"));
         std::snprintf(name, sizeof name, "ws_stats_%u", i);
