@@ -151,6 +151,7 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
 std::unique_ptr<PcapFile> PcapFile::cursor() const {
     std::unique_ptr<PcapFile> c(new PcapFile(*this));
     c->pos_ = start_;
+    c->ahead_ = 0;
     c->status_ = Status::Ok;
     c->ifaces_.clear();
     return c;
@@ -205,6 +206,20 @@ uint64_t PcapFile::ts_us(const Interface& ifc, uint64_t t) const noexcept {
     return sec * 1000000u + us;
 }
 
+
+// A record's header says where the next one starts, so reading a capture is a chain
+// of dependent loads; at full frame size each is a miss the hardware prefetcher does
+// not foresee (records 800 bytes apart, and it stops at 4 KiB boundaries). Keeping
+// every line of the next kReadAhead bytes requested turns the chain into a stream:
+// the 796 MB peers capture read alone, 118 -> 46 ms; a whole replay of it, 291 ->
+// 229 ms of processing (medians of 5; 2, 8 and 32 KiB ahead measured about the same).
+constexpr uint64_t kReadAhead = 2048;
+
+inline void PcapFile::read_ahead() noexcept {
+    const uint64_t want = std::min(pos_ + kReadAhead, size_);
+    if (ahead_ < pos_) ahead_ = pos_ & ~uint64_t{63};
+    for (; ahead_ < want; ahead_ += 64) __builtin_prefetch(base_ + ahead_);
+}
 
 uint32_t PcapFile::next(Frame* out, uint32_t n) noexcept {
     return format_ == Format::Pcap ? next_pcap(out, n) : next_pcapng(out, n);
@@ -277,6 +292,7 @@ uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
             break;
         }
         pos_ += len;
+        read_ahead();
     }
     return k;
 }
@@ -303,6 +319,7 @@ uint32_t PcapFile::next_pcap(Frame* out, uint32_t n) noexcept {
         out[k++] = {h + kRecordHeader, std::min(caplen, snaplen_), wirelen,
                     uint64_t{sec} * 1'000'000u + (nano_ ? frac / 1000u : frac)};
         pos_ += kRecordHeader + caplen;
+        read_ahead();
     }
     return k;
 }

@@ -82,6 +82,7 @@ private:
     PcapFile(const PcapFile&) = default;  // cursor()
     uint32_t next_pcap(Frame* out, uint32_t n) noexcept;
     uint32_t next_pcapng(Frame* out, uint32_t n) noexcept;
+    void read_ahead() noexcept;
     // Reads an Interface Description Block's link type, snap length and options.
     bool describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t& snaplen, Interface& ifc) const noexcept;
     uint64_t ts_us(const Interface& ifc, uint64_t t) const noexcept;
@@ -91,6 +92,7 @@ private:
     uint64_t size_ = 0;
     uint64_t start_ = 0;  // the first record
     uint64_t pos_ = 0;
+    uint64_t ahead_ = 0;  // read_ahead(): lines before this offset are already requested
     uint32_t linktype_ = 0;
     uint32_t snaplen_ = 0;
     bool swapped_ = false;
