@@ -1,8 +1,8 @@
 // The core on a real capture, one thread, no DPDK: the frames of FILE (pcap or
-// pcapng, read in place by capture::PcapFile, all of it first) through
-// engine::Shard::process in bursts of 32, as one worker with its own file would run
-// them. Prints ns per packet for each of --passes passes over fresh tables, then
-// the median: what `wirestate replay` costs per packet before any pipeline.
+// pcapng, read in place by capture::PcapFile from a cursor of its own, in bursts of
+// 32) through engine::Shard::process, as one worker of a replay runs them. Prints
+// ns per packet for each of --passes passes over fresh tables, then the median:
+// what `wirestate replay` costs per packet before any pipeline.
 //
 // usage: bench-capture FILE [--no-detect] [--passes N (3)] [--flow-table-size N (1048576)]
 #include <algorithm>
@@ -56,11 +56,12 @@ int main(int argc, char** argv) {
     std::string why;
     auto file = capture::PcapFile::open(argv[1], err, why);
     if (!file) return usage(why.c_str());
-    std::vector<engine::RawPacket> pkts;
-    capture::Frame fr[64];
-    while (const uint32_t n = file->next(fr, 64))
-        for (uint32_t i = 0; i < n; ++i) pkts.push_back({fr[i].data, fr[i].caplen, fr[i].ts_us});
-    if (pkts.empty()) return usage("no frames in the capture");
+    uint64_t frames = 0;
+    {
+        capture::Frame fr[kBurst];
+        while (const uint32_t n = file->next(fr, kBurst)) frames += n;  // also faults the mapping in
+    }
+    if (frames == 0) return usage("no frames in the capture");
 
     std::vector<double> ns;
     for (unsigned p = 0; p < passes; ++p) {
@@ -71,17 +72,22 @@ int main(int argc, char** argv) {
         cfg.link = static_cast<parse::Link>(file->linktype());
         cfg.detect.enabled = detect;
         auto shard = std::make_unique<engine::Shard<engine::FlowTable, CountSink>>(table, sink, cfg);
+        auto reader = file->cursor();  // as a worker reads the file: bursts from its own cursor
+        capture::Frame fr[kBurst];
+        engine::RawPacket raw[kBurst];
         const auto t0 = std::chrono::steady_clock::now();
-        for (size_t i = 0; i < pkts.size(); i += kBurst) {
-            shard->process(&pkts[i], static_cast<uint32_t>(std::min(kBurst, pkts.size() - i)));
+        while (const uint32_t n = reader->next(fr, kBurst)) {
+            for (uint32_t i = 0; i < n; ++i) raw[i] = {fr[i].data, fr[i].caplen, fr[i].ts_us};
+            shard->process(raw, n);
             shard->sweep(shard->now());
             shard->detector().drain([](const detect::IntervalReport&) { return true; });
         }
         shard->flush(shard->now());
         const auto t1 = std::chrono::steady_clock::now();
-        ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(pkts.size()));
-        std::printf("pass %u: %.1f ns/packet (%zu packets, %llu connections, detection %s)\n", p + 1, ns.back(),
-                    pkts.size(), static_cast<unsigned long long>(sink.records), detect ? "on" : "off");
+        ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(frames));
+        std::printf("pass %u: %.1f ns/packet (%llu packets, %llu connections, detection %s)\n", p + 1, ns.back(),
+                    static_cast<unsigned long long>(frames), static_cast<unsigned long long>(sink.records),
+                    detect ? "on" : "off");
     }
     std::sort(ns.begin(), ns.end());
     std::printf("median: %.1f ns/packet, %.2f Mpps on one core\n", ns[ns.size() / 2], 1e3 / ns[ns.size() / 2]);
