@@ -141,6 +141,7 @@ struct alignas(64) Worker {
     detect::Detector* detector = nullptr;
     const engine::ShardConfig* config = nullptr;
     uint64_t max_ts = 0;
+    std::atomic<bool> ready{false};  // its memory committed, waiting for the go
     std::atomic<bool> done{false};
     // Replay from the mapped file: this worker's own reading of it (every frame; it
     // keeps its share). No port, no mbufs, nothing crosses cores on the packet path.
@@ -162,6 +163,7 @@ struct App {
     std::vector<std::unique_ptr<Worker>> workers;
     bool distribute = false;
     std::atomic<bool> rx_done{false};
+    std::atomic<bool> go{false};  // every worker ready and the port (if any) started
     std::atomic<uint64_t> final_ts{0};
     uint64_t rx_ring_drops = 0;
 
@@ -490,6 +492,8 @@ int worker_loop(Worker& w, Shard& shard) {
 int worker_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
     if (w.compact_table) w.compact_table->prefault();  // what start-up's Prefault left, if anything
+    w.ready.store(true, std::memory_order_release);
+    while (!g.go.load(std::memory_order_acquire)) rte_pause();
     return std::visit([&](auto& shard) { return worker_loop(w, *shard); }, w.shard);
 }
 
@@ -709,6 +713,11 @@ void setup_port(const Options& o, bool want_rss) {
     for (uint16_t q = 0; q < nq; ++q)
         if (int rc = rte_eth_rx_queue_setup(g.port, q, rxd, static_cast<unsigned>(socket), &rxc, g.mbufs); rc != 0)
             fail(std::string("cannot set up rx queue: ") + rte_strerror(-rc));
+}
+
+// After the workers are ready: frames that arrived while they committed memory
+// would only have overflowed the queues.
+void start_port() {
     if (int rc = rte_eth_dev_start(g.port); rc != 0) fail(std::string("cannot start port: ") + rte_strerror(-rc));
     rte_eth_promiscuous_enable(g.port);  // a span port sees other hosts' frames
     g.clock.lookup_dynfield();
@@ -937,9 +946,15 @@ int run(Options& o, const char* argv0) {
                  : !g.distribute  ? "direct RX"
                  : o.workers > 1  ? "software RSS"
                                   : "RX on the main lcore");
+    // Workers commit their tables' memory on their own cores first; the port starts
+    // and the clock of the run begins when all of them are ready.
+    for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+    for (auto& w : g.workers)
+        while (!w->ready.load(std::memory_order_acquire)) rte_delay_us_sleep(100);
+    if (!g.from_file) start_port();
     g.summary.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const uint64_t t0 = rte_rdtsc();
-    for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+    g.go.store(true, std::memory_order_release);
 
     g.last_progress_tsc = t0;
     const uint64_t stop_at = o.duration_s > 0 ? t0 + static_cast<uint64_t>(o.duration_s * static_cast<double>(rte_get_tsc_hz())) : 0;
