@@ -47,8 +47,8 @@ public:
           seed_(flow::mix64(seed)),
           buckets_(nb_),
           over_(nb_),
-          keys_(cap_),
-          free_(cap_) {}
+          keys_(cap_, mem::Pages::Grow),
+          free_(cap_, mem::Pages::Grow) {}
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
 

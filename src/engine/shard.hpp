@@ -73,11 +73,12 @@ public:
           cfg_(cfg),
           cap_(table.capacity()),
           // Fresh mappings (mem::Array): zero without being written, so a large table
-          // starts at once and grows into memory, in huge pages where THP allows, as it fills.
-          conns_(cap_),
-          cold_(cap_),
-          gen_(cap_),
-          flags_(cap_),
+          // starts at once and grows into memory as it fills (small pages for its first
+          // 2 MiB, then huge pages where THP allows: mem::Pages::Grow).
+          conns_(cap_, mem::Pages::Grow),
+          cold_(cap_, mem::Pages::Grow),
+          gen_(cap_, mem::Pages::Grow),
+          flags_(cap_, mem::Pages::Grow),
           fresh_(cap_),
           retried_(cap_),
           det_(cfg.detect),
@@ -197,7 +198,7 @@ private:
     // dropped (that connection is still ended by the sweep, just not evicted early).
     class EvictionQueue {
     public:
-        explicit EvictionQueue(uint32_t cap) : size_(cap ? cap : 1), ring_(size_) {}
+        explicit EvictionQueue(uint32_t cap) : size_(cap ? cap : 1), ring_(size_, mem::Pages::Grow) {}
         void push(FifoEntry e) noexcept {
             if (len_ == size_) {
                 head_ = head_ + 1 == size_ ? 0 : head_ + 1;

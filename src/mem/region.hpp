@@ -18,13 +18,22 @@ namespace ws::mem {
 
 inline constexpr size_t kHugePage = size_t{2} << 20;
 
+// Which pages a Region is advised to take.
+//   Huge: all of it in huge pages, for memory touched at random (a table's buckets)
+//         or committed up front.
+//   Grow: the first huge page's worth in small pages, the rest huge, for arrays
+//         filled from index 0: while small they commit 4 KiB at a time (a short
+//         replay touches a few pages of each, not 2 MiB), and once large they have
+//         the huge pages' reach.
+enum class Pages { Huge, Grow };
+
 class Region {
 public:
     Region() = default;
     // Reserves `bytes` rounded up to whole 2 MiB pages, 2 MiB aligned. Nothing is
     // touched: memory is committed as it is first written. Throws std::bad_alloc
     // when the address space cannot be had.
-    explicit Region(size_t bytes) {
+    explicit Region(size_t bytes, Pages pages = Pages::Huge) {
         len_ = (bytes + kHugePage - 1) / kHugePage * kHugePage;
         if (len_ == 0) return;
         const size_t span = len_ + kHugePage;  // over-reserve to align the start, then trim
@@ -36,7 +45,9 @@ public:
         const uintptr_t end = start + len_;
         if (a + span > end) munmap(reinterpret_cast<void*>(end), a + span - end);
         base_ = reinterpret_cast<void*>(start);
-        madvise(base_, len_, MADV_HUGEPAGE);  // advice only: refused where THP is "never", harmless then
+        // Advice only: refused where THP is "never", harmless then.
+        const size_t head = pages == Pages::Grow ? kHugePage : 0;
+        if (len_ > head) madvise(static_cast<char*>(base_) + head, len_ - head, MADV_HUGEPAGE);
     }
     ~Region() {
         if (base_ != nullptr) munmap(base_, len_);
@@ -86,7 +97,8 @@ class Array {
     static_assert(alignof(T) <= 4096);
 
 public:
-    explicit Array(size_t n) : region_(n * sizeof(T)), p_(static_cast<T*>(region_.data())) {}
+    explicit Array(size_t n, Pages pages = Pages::Huge)
+        : region_(n * sizeof(T), pages), p_(static_cast<T*>(region_.data())) {}
     T& operator[](size_t i) const noexcept { return p_[i]; }
     T* data() const noexcept { return p_; }
     void populate(const std::atomic<bool>* stop = nullptr) const noexcept { region_.populate(stop); }

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "mem/region.hpp"
@@ -58,6 +60,23 @@ TEST(Region, PopulateCommitsEveryPageAndKeepsItZero) {
     const auto* b = static_cast<const unsigned char*>(r.data());
     EXPECT_EQ(b[0], 0u);
     EXPECT_EQ(b[r.size() - 1], 0u);
+}
+
+// The system's THP mode: "always", "madvise" or "never" (the bracketed word).
+std::string thp_mode() {
+    std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string line;
+    std::getline(f, line);
+    const auto a = line.find('['), b = line.find(']');
+    return a == std::string::npos || b == std::string::npos ? "never" : line.substr(a + 1, b - a - 1);
+}
+
+TEST(Region, GrowKeepsItsFirstHugePageInSmallPages) {
+    if (thp_mode() == "always") GTEST_SKIP() << "THP \"always\": every mapping may take huge pages";
+    Region r(2 * kHugePage, Pages::Grow);
+    static_cast<volatile unsigned char*>(r.data())[0] = 1;
+    // Advised huge like the rest, this first write would commit a whole 2 MiB page.
+    EXPECT_EQ(resident_pages(r), 1u);
 }
 
 TEST(Region, PopulateStopsWhenTold) {
