@@ -607,14 +607,24 @@ bool is_v4_mapped(const Addr& a) noexcept {
 }
 
 size_t format_addr(const Addr& a, char* buf, size_t cap) noexcept {
+    // By hand rather than with snprintf: the management core formats two addresses
+    // per connection record, and printf's machinery cost more than the rest of it.
     if (cap == 0) return 0;
-    int n;
+    char tmp[48];
+    size_t o = 0;
     if (is_v4_mapped(a)) {
-        n = std::snprintf(buf, cap, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+        for (int i = 12; i < 16; ++i) {
+            const unsigned b = a[static_cast<size_t>(i)];
+            if (b >= 100) tmp[o++] = static_cast<char>('0' + b / 100);
+            if (b >= 10) tmp[o++] = static_cast<char>('0' + b / 10 % 10);
+            tmp[o++] = static_cast<char>('0' + b % 10);
+            if (i != 15) tmp[o++] = '.';
+        }
     } else {
         // RFC 5952: lower-case hex, leading zeros dropped, longest run (>=2) of zero groups as "::".
+        static constexpr char hex[] = "0123456789abcdef";
         uint16_t g[8];
-        for (int i = 0; i < 8; ++i) g[i] = static_cast<uint16_t>((a[2 * i] << 8) | a[2 * i + 1]);
+        for (int i = 0; i < 8; ++i) g[i] = static_cast<uint16_t>((a[static_cast<size_t>(2 * i)] << 8) | a[static_cast<size_t>(2 * i + 1)]);
         int best = -1, best_len = 0;
         for (int i = 0; i < 8;) {
             if (g[i] != 0) { ++i; continue; }
@@ -623,8 +633,6 @@ size_t format_addr(const Addr& a, char* buf, size_t cap) noexcept {
             if (j - i > best_len && j - i >= 2) { best = i; best_len = j - i; }
             i = j;
         }
-        char tmp[48];
-        size_t o = 0;
         for (int i = 0; i < 8; ++i) {
             if (i == best) {
                 tmp[o++] = ':';
@@ -632,14 +640,20 @@ size_t format_addr(const Addr& a, char* buf, size_t cap) noexcept {
                 i += best_len - 1;
                 continue;
             }
-            o += static_cast<size_t>(std::snprintf(tmp + o, sizeof tmp - o, "%x", g[i]));
+            bool lead = true;
+            for (int sh = 12; sh >= 0; sh -= 4) {
+                const unsigned d = (g[i] >> sh) & 0xf;
+                if (lead && d == 0 && sh != 0) continue;
+                lead = false;
+                tmp[o++] = hex[d];
+            }
             if (i != 7) tmp[o++] = ':';
         }
-        tmp[o] = 0;
-        n = std::snprintf(buf, cap, "%s", tmp);
     }
-    if (n < 0) return 0;
-    return static_cast<size_t>(n) < cap ? static_cast<size_t>(n) : cap - 1;
+    const size_t n = o < cap ? o : cap - 1;
+    std::memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return n;
 }
 
 }  // namespace ws::parse
