@@ -951,7 +951,16 @@ int run(Options& o, const char* argv0) {
     for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
     for (auto& w : g.workers)
         while (!w->ready.load(std::memory_order_acquire)) rte_delay_us_sleep(100);
-    if (!g.from_file) start_port();
+    if (!g.from_file) {
+        try {
+            start_port();
+        } catch (...) {  // let the waiting workers finish (they stop at once) before failing
+            g_stop.store(true, std::memory_order_relaxed);
+            g.go.store(true, std::memory_order_release);
+            rte_eal_mp_wait_lcore();
+            throw;
+        }
+    }
     g.summary.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const uint64_t t0 = rte_rdtsc();
     g.go.store(true, std::memory_order_release);
