@@ -44,30 +44,39 @@ char* put_base62(uint64_t v, int digits, char* out) noexcept {
 }
 
 // ---- numbers and text ---------------------------------------------------------
+//
+// A record is written into a line buffer on the stack, then appended to the output
+// at once: a character at a time into a std::string cost more than the formatting.
+// Each writer takes the position and returns the one after what it wrote; the
+// buffer's size (kLineMax) bounds every record.
 
-void put_uint(std::string& out, uint64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
+// Text longer than this is cut (no field a record holds comes near: the history is
+// at most 31 characters, names are a few).
+constexpr size_t kTextMax = 64;
+// The longest a field can be as written: text escaped as \u00XX (6 bytes a
+// character), with its JSON name, quotes and separators.
+constexpr size_t kFieldMax = 6 * kTextMax + 48;
+
+char* put(char* p, std::string_view s) noexcept {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
 }
+
+char* put_uint(char* p, uint64_t v) noexcept { return std::to_chars(p, p + 20, v).ptr; }
 
 // Microseconds as seconds with exactly 6 decimals: integer arithmetic, no rounding.
-void put_micros(std::string& out, uint64_t us) {
-    put_uint(out, us / 1000000);
-    char frac[7] = {'.', '0', '0', '0', '0', '0', '0'};
+char* put_micros(char* p, uint64_t us) noexcept {
+    p = put_uint(p, us / 1000000);
+    *p = '.';
     uint64_t f = us % 1000000;
     for (int i = 6; i >= 1; --i) {
-        frac[i] = static_cast<char>('0' + f % 10);
+        p[i] = static_cast<char>('0' + f % 10);
         f /= 10;
     }
-    out.append(frac, sizeof frac);
+    return p + 7;
 }
 
-void put_addr(std::string& out, const parse::Addr& a) {
-    char buf[64];
-    size_t n = parse::format_addr(a, buf, sizeof buf);
-    out.append(buf, n);
-}
+char* put_addr(char* p, const parse::Addr& a) noexcept { return p + parse::format_addr(a, p, 64); }
 
 std::string_view history_of(const ConnRecord& r) noexcept {
     std::string_view h(r.history, strnlen(r.history, sizeof r.history));
@@ -93,40 +102,44 @@ std::string_view closer_name(track::Closer c) noexcept {
 }
 
 // Zeek's ASCII writer escapes bytes that would break a column as \xNN.
-void put_tsv_text(std::string& out, std::string_view s) {
+char* put_tsv_text(char* p, std::string_view s) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
-    for (char ch : s) {
+    for (char ch : s.substr(0, kTextMax)) {
         auto c = static_cast<unsigned char>(ch);
         if (c < 0x20 || c >= 0x7f || c == '\\') {
-            const char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
-            out.append(esc, 4);
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 0xf];
         } else {
-            out.push_back(ch);
+            *p++ = ch;
         }
     }
+    return p;
 }
 
 // RFC 8259 string body. Bytes >= 0x80 are escaped as \u00XX (Latin-1) so that the
 // output stays valid UTF-8 whatever the input holds.
-void put_json_text(std::string& out, std::string_view s) {
+char* put_json_text(char* p, std::string_view s) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
-    for (char ch : s) {
+    for (char ch : s.substr(0, kTextMax)) {
         auto c = static_cast<unsigned char>(ch);
         switch (c) {
-            case '"': out.append("\\\""); break;
-            case '\\': out.append("\\\\"); break;
-            case '\n': out.append("\\n"); break;
-            case '\r': out.append("\\r"); break;
-            case '\t': out.append("\\t"); break;
+            case '"': p = put(p, "\\\""); break;
+            case '\\': p = put(p, "\\\\"); break;
+            case '\n': p = put(p, "\\n"); break;
+            case '\r': p = put(p, "\\r"); break;
+            case '\t': p = put(p, "\\t"); break;
             default:
                 if (c < 0x20 || c >= 0x7f) {
                     const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
-                    out.append(esc, 6);
+                    p = put(p, std::string_view(esc, 6));
                 } else {
-                    out.push_back(ch);
+                    *p++ = ch;
                 }
         }
     }
+    return p;
 }
 
 // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm), avoiding
@@ -301,8 +314,7 @@ std::string log_time(uint64_t epoch_s) {
         s.push_back(static_cast<char>('0' + v / 10 % 10));
         s.push_back(static_cast<char>('0' + v % 10));
     };
-    std::string s;
-    put_uint(s, static_cast<uint64_t>(y));
+    std::string s = std::to_string(y);
     s.push_back('-');
     two(s, mo);
     s.push_back('-');
@@ -352,23 +364,29 @@ void ConnLogWriter::append(const ConnRecord& r, std::string& out) const {
         append_tsv(r, out);
 }
 
+// Bounds what one record's line can hold, whatever it contains.
+constexpr size_t kLineMax = kColumns.size() * kFieldMax + 8;
+
 void ConnLogWriter::append_tsv(const ConnRecord& r, std::string& out) const {
     char uid[kUidLength];
     write_uid(r, uid);
     std::array<Field, kColumns.size()> f;
     columns(r, uid, f);
+    char line[kLineMax];
+    char* p = line;
     for (size_t i = 0; i < f.size(); ++i) {
-        if (i) out.push_back('\t');
+        if (i) *p++ = '\t';
         switch (f[i].type) {
-            case Field::T::Unset: out.push_back('-'); break;
-            case Field::T::Text: put_tsv_text(out, f[i].text); break;
-            case Field::T::Count: put_uint(out, f[i].num); break;
-            case Field::T::Micros: put_micros(out, f[i].num); break;
-            case Field::T::Bool: out.push_back(f[i].num ? 'T' : 'F'); break;
-            case Field::T::Addr: put_addr(out, *f[i].addr); break;
+            case Field::T::Unset: *p++ = '-'; break;
+            case Field::T::Text: p = put_tsv_text(p, f[i].text); break;
+            case Field::T::Count: p = put_uint(p, f[i].num); break;
+            case Field::T::Micros: p = put_micros(p, f[i].num); break;
+            case Field::T::Bool: *p++ = f[i].num ? 'T' : 'F'; break;
+            case Field::T::Addr: p = put_addr(p, *f[i].addr); break;
         }
     }
-    out.push_back('\n');
+    *p++ = '\n';
+    out.append(line, static_cast<size_t>(p - line));
 }
 
 void ConnLogWriter::append_json(const ConnRecord& r, std::string& out) const {
@@ -376,33 +394,36 @@ void ConnLogWriter::append_json(const ConnRecord& r, std::string& out) const {
     write_uid(r, uid);
     std::array<Field, kColumns.size()> f;
     columns(r, uid, f);
-    out.push_back('{');
+    char line[kLineMax];
+    char* p = line;
+    *p++ = '{';
     bool first = true;
     for (size_t i = 0; i < f.size(); ++i) {
         if (f[i].type == Field::T::Unset) continue;  // Zeek's JSON writer omits unset fields
-        if (!first) out.push_back(',');
+        if (!first) *p++ = ',';
         first = false;
-        out.push_back('"');
-        out.append(kColumns[i].name);
-        out.append("\":");
+        *p++ = '"';
+        p = put(p, kColumns[i].name);
+        p = put(p, "\":");
         switch (f[i].type) {
             case Field::T::Unset: break;
             case Field::T::Text:
-                out.push_back('"');
-                put_json_text(out, f[i].text);
-                out.push_back('"');
+                *p++ = '"';
+                p = put_json_text(p, f[i].text);
+                *p++ = '"';
                 break;
-            case Field::T::Count: put_uint(out, f[i].num); break;
-            case Field::T::Micros: put_micros(out, f[i].num); break;
-            case Field::T::Bool: out.append(f[i].num ? "true" : "false"); break;
+            case Field::T::Count: p = put_uint(p, f[i].num); break;
+            case Field::T::Micros: p = put_micros(p, f[i].num); break;
+            case Field::T::Bool: p = put(p, f[i].num ? "true" : "false"); break;
             case Field::T::Addr:
-                out.push_back('"');
-                put_addr(out, *f[i].addr);
-                out.push_back('"');
+                *p++ = '"';
+                p = put_addr(p, *f[i].addr);
+                *p++ = '"';
                 break;
         }
     }
-    out.append("}\n");
+    p = put(p, "}\n");
+    out.append(line, static_cast<size_t>(p - line));
 }
 
 }  // namespace ws::report
