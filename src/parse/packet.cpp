@@ -614,7 +614,7 @@ size_t format_addr(const Addr& a, char* buf, size_t cap) noexcept {
     size_t o = 0;
     if (is_v4_mapped(a)) {
         for (int i = 12; i < 16; ++i) {
-            const unsigned b = a[static_cast<size_t>(i)];
+            const unsigned b = a[i];
             if (b >= 100) tmp[o++] = static_cast<char>('0' + b / 100);
             if (b >= 10) tmp[o++] = static_cast<char>('0' + b / 10 % 10);
             tmp[o++] = static_cast<char>('0' + b % 10);
@@ -624,7 +624,7 @@ size_t format_addr(const Addr& a, char* buf, size_t cap) noexcept {
         // RFC 5952: lower-case hex, leading zeros dropped, longest run (>=2) of zero groups as "::".
         static constexpr char hex[] = "0123456789abcdef";
         uint16_t g[8];
-        for (int i = 0; i < 8; ++i) g[i] = static_cast<uint16_t>((a[static_cast<size_t>(2 * i)] << 8) | a[static_cast<size_t>(2 * i + 1)]);
+        for (int i = 0; i < 8; ++i) g[i] = static_cast<uint16_t>((a[2 * i] << 8) | a[2 * i + 1]);
         int best = -1, best_len = 0;
         for (int i = 0; i < 8;) {
             if (g[i] != 0) { ++i; continue; }
