@@ -68,15 +68,21 @@ public:
     // Commits every page now, writable, a huge page at a time until done or `stop`
     // is set. For memory first touched at random: left to fault, each first read
     // maps the shared zero page and the write after it faults again to replace it,
-    // on the packet path. Advice only (MADV_POPULATE_WRITE, Linux 5.14): an older
-    // kernel leaves the pages to fault as before.
-    void populate(const std::atomic<bool>* stop = nullptr) const noexcept {
-#ifndef MADV_POPULATE_WRITE
-        constexpr int MADV_POPULATE_WRITE = 23;
-#endif
-        for (size_t at = 0; at < len_; at += kHugePage) {
+    // on the packet path. Each page is touched with an atomic add of zero (contents
+    // kept): a fault takes only its own mapping's lock, where MADV_POPULATE_WRITE
+    // holds the process's mmap lock while it zeroes each huge page and so stalls
+    // every other thread's mmap (the EAL's start-up) behind it.
+    void populate(const std::atomic<bool>* stop = nullptr) const noexcept { populate(0, len_, stop); }
+
+    // The same for the huge pages (whole) that bytes [from, to) lie in.
+    void populate(size_t from, size_t to, const std::atomic<bool>* stop = nullptr) const noexcept {
+        constexpr size_t kPage = 4096;
+        to = to < len_ ? to : len_;
+        for (size_t at = from / kHugePage * kHugePage; at < to; at += kHugePage) {
             if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
-            if (madvise(static_cast<char*>(base_) + at, kHugePage, MADV_POPULATE_WRITE) != 0) return;
+            const size_t end = at + kHugePage < len_ ? at + kHugePage : len_;
+            for (size_t off = at; off < end; off += kPage)
+                __atomic_fetch_add(static_cast<char*>(base_) + off, 0, __ATOMIC_RELAXED);
         }
     }
 
@@ -102,6 +108,10 @@ public:
     T& operator[](size_t i) const noexcept { return p_[i]; }
     T* data() const noexcept { return p_; }
     void populate(const std::atomic<bool>* stop = nullptr) const noexcept { region_.populate(stop); }
+    // Commits the huge pages that elements [first, first + count) lie in.
+    void populate(size_t first, size_t count, const std::atomic<bool>* stop = nullptr) const noexcept {
+        region_.populate(first * sizeof(T), (first + count) * sizeof(T), stop);
+    }
 
 private:
     Region region_;

@@ -79,6 +79,52 @@ TEST(Region, GrowKeepsItsFirstHugePageInSmallPages) {
     EXPECT_EQ(resident_pages(r), 1u);
 }
 
+TEST(Region, PopulateKeepsWhatIsWritten) {
+    Region r(2 * kHugePage, Pages::Grow);
+    auto* b = static_cast<unsigned char*>(r.data());
+    b[0] = 7;
+    b[kHugePage + 4096] = 9;
+    r.populate();
+    EXPECT_EQ(b[0], 7u);
+    EXPECT_EQ(b[kHugePage + 4096], 9u);
+    EXPECT_EQ(b[1], 0u);
+}
+
+// Which pages of r are resident, one flag per page.
+std::vector<bool> resident_map(const Region& r) {
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> v(r.size() / page);
+    EXPECT_EQ(mincore(r.data(), r.size(), v.data()), 0);
+    std::vector<bool> m(v.size());
+    for (size_t i = 0; i < v.size(); ++i) m[i] = v[i] & 1;
+    return m;
+}
+
+TEST(Region, PopulateOfARangeCommitsTheHugePagesItTouchesOnly) {
+    Region r(4 * kHugePage);
+    r.populate(kHugePage + 10, 2 * kHugePage + 10);  // ends inside the third huge page
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const auto m = resident_map(r);
+    const size_t per = kHugePage / page;
+    for (size_t i = 0; i < m.size(); ++i) EXPECT_EQ(m[i], i >= per && i < 3 * per) << "page " << i;
+}
+
+TEST(Array, PopulateOfElementsCommitsTheirPages) {
+    Array<track::ConnCold> cold(4 * kHugePage / sizeof(track::ConnCold));
+    const size_t per_huge = kHugePage / sizeof(track::ConnCold);
+    cold.populate(per_huge, per_huge);  // exactly the second huge page
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> v(4 * kHugePage / page);
+    ASSERT_EQ(mincore(cold.data(), 4 * kHugePage, v.data()), 0);
+    size_t n = 0, outside = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+        const bool in = i >= kHugePage / page && i < 2 * kHugePage / page;
+        (in ? n : outside) += v[i] & 1;
+    }
+    EXPECT_EQ(n, kHugePage / page);
+    EXPECT_EQ(outside, 0u);
+}
+
 TEST(Region, PopulateStopsWhenTold) {
     Region r(2 * kHugePage);
     std::atomic<bool> stop{true};
