@@ -769,14 +769,50 @@ std::unique_ptr<capture::PcapFile> open_capture_file(const std::string& path) {
     return nullptr;
 }
 
-// Commits memory from a thread of its own until told to stop (start-up only): the
-// workers' flow tables first (their first touches are random, and each would fault
-// twice), then the capture's pages.
+// The worker's pointers to the parts of its shard that do not depend on the table type.
+template <class S>
+void wire(Worker& w, std::unique_ptr<S>& shard) {
+    w.stats = &shard->stats();
+    w.detector = &shard->detector();
+    w.config = &shard->config();
+}
+
+// A worker without its DPDK parts (lcore, rings): with the compact table, its table
+// and shard too, which are plain memory; rte_hash's are made once the EAL is up.
+std::unique_ptr<Worker> new_worker(unsigned id, const Options& o, const engine::ShardConfig& scfg) {
+    auto w = std::make_unique<Worker>();
+    w->id = id;
+    if (o.flow_table == FlowTableKind::Compact) {
+        w->compact_table = std::make_unique<engine::FlowTable>(o.flow_table_size);
+        wire(*w, w->shard.emplace<std::unique_ptr<CompactShard>>(
+                     std::make_unique<CompactShard>(*w->compact_table, w->sink, scfg)));
+    }
+    return w;
+}
+
+// Commits memory from a thread of its own until told to stop (start-up only), in the
+// order the workers would otherwise fault it in: their flow tables first (first
+// touched at random, each page would fault twice), then their records from index 0
+// up, as connections will take them (each huge page zeroed on the packet path
+// otherwise), then the capture's pages. Records are committed no further than the
+// capture could need (a connection takes at least one frame) and the table holds.
 class Prefault {
+    static constexpr uint64_t kMinFrameBytes = 64;   // a record header and the smallest TCP frame
+    static constexpr uint64_t kRecordsAhead = 65536; // per worker: 24 MiB with their table entries
+    static constexpr uint32_t kStep = 8192;          // records per round: 2 MiB of their cold lines
+
 public:
-    void start(const capture::PcapFile& f, const std::vector<std::unique_ptr<engine::FlowTable>>& tables) {
-        thread_ = std::thread([this, &f, &tables] {
-            for (const auto& t : tables) t->prefault(&stop_);
+    void start(const capture::PcapFile& f, const std::vector<std::unique_ptr<Worker>>& workers) {
+        thread_ = std::thread([this, &f, &workers] {
+            for (const auto& w : workers) w->compact_table->prefault(&stop_);
+            const auto& first = *std::get<std::unique_ptr<CompactShard>>(workers.front()->shard);
+            const auto need = static_cast<uint32_t>(
+                std::min<uint64_t>({first.capacity(), f.size() / kMinFrameBytes, kRecordsAhead}));
+            for (uint32_t at = 0; at < need && !stop_.load(std::memory_order_relaxed); at += kStep)
+                for (const auto& w : workers) {
+                    const auto& shard = *std::get<std::unique_ptr<CompactShard>>(w->shard);
+                    shard.prefault_records(at, std::min(kStep, need - at), &stop_);
+                }
             f.populate(stop_);
         });
     }
@@ -830,16 +866,19 @@ int run(Options& o, const char* argv0) {
     if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) file = open_capture_file(o.replay_file);
     g.from_file = file != nullptr;
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
-    // The EAL's start-up sleeps 100 ms measuring the TSC and scans sysfs: meanwhile
-    // another thread commits the workers' flow tables and maps the capture's pages,
-    // faults the workers would take later. (Replay from the file only: a live worker
-    // commits its own table, on its own core and memory node, before its first packet.)
-    std::vector<std::unique_ptr<engine::FlowTable>> early_tables;
-    if (file && o.flow_table == FlowTableKind::Compact)
-        for (unsigned i = 0; i < o.workers; ++i)
-            early_tables.push_back(std::make_unique<engine::FlowTable>(o.flow_table_size));
+    if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
+    engine::ShardConfig scfg = o.shard;
+    scfg.link = static_cast<parse::Link>(g.linktype);
+    // The EAL's start-up sleeps 100 ms measuring the TSC: meanwhile another thread
+    // commits the workers' memory and maps the capture's pages, faults the workers
+    // would take later. Replay from the file only, whose workers' tables and shards
+    // are plain memory and so can be built before the EAL (a live worker commits its
+    // own table, on its own core and memory node, before its first packet).
+    const bool early = file && o.flow_table == FlowTableKind::Compact;
+    if (early)
+        for (unsigned i = 0; i < o.workers; ++i) g.workers.push_back(new_worker(i, o, scfg));
     Prefault prefault;
-    if (file) prefault.start(*file, early_tables);
+    if (early) prefault.start(*file, g.workers);
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
     if (!g.replay) args.insert(args.begin(), argv0);
@@ -855,7 +894,6 @@ int run(Options& o, const char* argv0) {
     std::signal(SIGTERM, on_signal);
     g.clock.init();
 
-    if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
     if (rte_lcore_count() < o.workers + 1)
         fail("--workers " + std::to_string(o.workers) + " needs " + std::to_string(o.workers + 1) +
              " lcores (main + workers); EAL gave " + std::to_string(rte_lcore_count()));
@@ -882,12 +920,11 @@ int run(Options& o, const char* argv0) {
         g.alert_engine = std::make_unique<detect::AlertEngine>(acfg, o.workers);
     }
 
-    engine::ShardConfig scfg = o.shard;
-    scfg.link = static_cast<parse::Link>(g.linktype);
+    if (!early)
+        for (unsigned i = 0; i < o.workers; ++i) g.workers.push_back(new_worker(i, o, scfg));
     unsigned lcore = rte_get_next_lcore(static_cast<unsigned>(-1), 1, 0);
     for (unsigned i = 0; i < o.workers; ++i, lcore = rte_get_next_lcore(lcore, 1, 0)) {
-        auto w = std::make_unique<Worker>();
-        w->id = i;
+        Worker* w = g.workers[i].get();
         w->lcore = lcore;
         w->queue = static_cast<uint16_t>(rss ? i : 0);
         // Without RSS there is one queue, and a queue has one poller (rx-only: worker 0).
@@ -916,25 +953,12 @@ int run(Options& o, const char* argv0) {
                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (!w->in_ring) fail(rte_error("cannot create worker ring"));
         }
-        auto wire = [&](auto& shard) {
-            w->stats = &shard->stats();
-            w->detector = &shard->detector();
-            w->config = &shard->config();
-        };
-        if (o.flow_table == FlowTableKind::Compact) {
-            w->compact_table = i < early_tables.size() ? std::move(early_tables[i])
-                                                       : std::make_unique<engine::FlowTable>(o.flow_table_size);
-            auto& s = w->shard.emplace<std::unique_ptr<CompactShard>>(
-                std::make_unique<CompactShard>(*w->compact_table, w->sink, scfg));
-            wire(s);
-        } else {
+        if (!w->compact_table) {  // rte_hash lives in DPDK memory: made once the EAL is up
             w->rte_table = std::make_unique<WorkerTable>(o.flow_table_size,
                                                          static_cast<int>(rte_lcore_to_socket_id(lcore)), i);
-            auto& s = w->shard.emplace<std::unique_ptr<RteShard>>(
-                std::make_unique<RteShard>(w->rte_table->get(), w->sink, scfg));
-            wire(s);
+            wire(*w, w->shard.emplace<std::unique_ptr<RteShard>>(
+                         std::make_unique<RteShard>(w->rte_table->get(), w->sink, scfg)));
         }
-        g.workers.push_back(std::move(w));
     }
 
     g.summary.source = g.replay ? o.replay_file : std::string("port ") + std::to_string(g.port);

@@ -115,6 +115,12 @@ public:
         buckets_.populate(stop);
         over_.populate(stop);
     }
+    // Commits the key array and free list for indices [first, first + count), which
+    // the table hands out from 0 up.
+    void prefault_entries(uint32_t first, uint32_t count, const std::atomic<bool>* stop = nullptr) const noexcept {
+        keys_.populate(first, count, stop);
+        free_.populate(first, count, stop);
+    }
 
     // For tests: every entry sits in one of its two buckets, overflow counts are
     // exact (or saturated), and the entry count equals size().

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -160,6 +161,20 @@ public:
                 end(ix, track::EndReason::Flushed, now_us);
         }
     }
+
+    // Commits the memory of records [first, first + count) (and the table's, where it
+    // keeps some per index), until done or `stop`. Records are handed out from index
+    // 0 up, so committing a prefix ahead of time spares the packet path the faults
+    // (and the zeroing of each huge page) of the connections it creates.
+    void prefault_records(uint32_t first, uint32_t count, const std::atomic<bool>* stop = nullptr) const noexcept {
+        if constexpr (requires { table_.prefault_entries(first, count, stop); })
+            table_.prefault_entries(first, count, stop);
+        conns_.populate(first, count, stop);
+        cold_.populate(first, count, stop);
+        gen_.populate(first, count, stop);
+        flags_.populate(first, count, stop);
+    }
+    uint32_t capacity() const noexcept { return cap_; }
 
     const ShardStats& stats() const noexcept { return stats_; }
     ShardStats& stats() noexcept { return stats_; }
