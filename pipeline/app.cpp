@@ -790,12 +790,15 @@ std::unique_ptr<Worker> new_worker(unsigned id, const Options& o, const engine::
     return w;
 }
 
-// Commits memory from a thread of its own until told to stop (start-up only), in the
-// order the workers would otherwise fault it in: their flow tables first (first
-// touched at random, each page would fault twice), then their records from index 0
-// up, as connections will take them (each huge page zeroed on the packet path
-// otherwise), then the capture's pages. Records are committed no further than the
-// capture could need (a connection takes at least one frame) and the table holds.
+// Commits memory from a thread of its own, in the order the workers would otherwise
+// fault it in: their flow tables first (first touched at random, each page would
+// fault twice), then their records from index 0 up, as connections will take them
+// (each huge page zeroed on the packet path otherwise), then the capture's pages.
+// Records are committed no further than the capture could need (a connection takes
+// at least one frame) and the table holds. The workers' memory only while the EAL
+// starts (they write it once they run); the capture's pages go on being mapped
+// while they read it, ahead of them, from the management core's CPU: a worker that
+// finds a page unmapped takes a fault for every 64 KiB otherwise.
 class Prefault {
     static constexpr uint64_t kMinFrameBytes = 64;   // a record header and the smallest TCP frame
     static constexpr uint64_t kRecordsAhead = 65536; // per worker: 24 MiB with their table entries
@@ -804,26 +807,36 @@ class Prefault {
 public:
     void start(const capture::PcapFile& f, const std::vector<std::unique_ptr<Worker>>& workers) {
         thread_ = std::thread([this, &f, &workers] {
-            for (const auto& w : workers) w->compact_table->prefault(&stop_);
+            for (const auto& w : workers) w->compact_table->prefault(&stop_memory_);
             const auto& first = *std::get<std::unique_ptr<CompactShard>>(workers.front()->shard);
             const auto need = static_cast<uint32_t>(
                 std::min<uint64_t>({first.capacity(), f.size() / kMinFrameBytes, kRecordsAhead}));
-            for (uint32_t at = 0; at < need && !stop_.load(std::memory_order_relaxed); at += kStep)
+            for (uint32_t at = 0; at < need && !stop_memory_.load(std::memory_order_relaxed); at += kStep)
                 for (const auto& w : workers) {
                     const auto& shard = *std::get<std::unique_ptr<CompactShard>>(w->shard);
-                    shard.prefault_records(at, std::min(kStep, need - at), &stop_);
+                    shard.prefault_records(at, std::min(kStep, need - at), &stop_memory_);
                 }
-            f.populate(stop_);
+            memory_done_.store(true, std::memory_order_release);
+            f.populate(stop_file_);
         });
     }
+    // Returns once the thread has stopped committing the workers' memory; it goes on
+    // mapping the capture's pages, on `cpus` (the management core's).
+    void leave_workers_memory(const rte_cpuset_t& cpus) {
+        if (!thread_.joinable()) return;
+        stop_memory_.store(true, std::memory_order_relaxed);
+        while (!memory_done_.load(std::memory_order_acquire)) std::this_thread::yield();
+        pthread_setaffinity_np(thread_.native_handle(), sizeof cpus, &cpus);
+    }
     void finish() {
-        stop_.store(true, std::memory_order_relaxed);
+        stop_memory_.store(true, std::memory_order_relaxed);
+        stop_file_.store(true, std::memory_order_relaxed);
         if (thread_.joinable()) thread_.join();
     }
     ~Prefault() { finish(); }
 
 private:
-    std::atomic<bool> stop_{false};
+    std::atomic<bool> stop_memory_{false}, stop_file_{false}, memory_done_{false};
     std::thread thread_;
 };
 
@@ -889,7 +902,7 @@ int run(Options& o, const char* argv0) {
         fail("EAL initialisation failed: " + why +
              (g.replay ? "" : " (on a machine without hugepages, add --no-huge; without a NIC, --no-pci and a --vdev)"));
     }
-    prefault.finish();
+    prefault.leave_workers_memory(rte_lcore_cpuset(rte_get_main_lcore()));
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     g.clock.init();
@@ -1002,6 +1015,7 @@ int run(Options& o, const char* argv0) {
         if (n == 0) rte_delay_us_sleep(200);
     }
     rte_eal_mp_wait_lcore();
+    prefault.finish();
     while (mgmt_poll() > 0) {
     }
     if (g.alert_engine) {  // alerts still active at the end are written now
