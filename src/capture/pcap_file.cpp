@@ -158,15 +158,28 @@ std::unique_ptr<PcapFile> PcapFile::cursor() const {
 }
 
 void PcapFile::populate(const std::atomic<bool>& stop) const noexcept {
+    constexpr uint64_t kStep = uint64_t{32} << 20;
+    for (uint64_t at = 0; at < size_ && !stop.load(std::memory_order_relaxed); at += kStep)
+        populate(at, std::min(size_, at + kStep));
+}
+
+void PcapFile::populate(uint64_t from, uint64_t to) const noexcept {
 #ifndef MADV_POPULATE_READ
     constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14
 #endif
-    constexpr uint64_t kStep = uint64_t{32} << 20;
     const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    for (uint64_t at = 0; at < size_ && !stop.load(std::memory_order_relaxed); at += kStep) {
-        const uint64_t len = std::min(kStep, (size_ - at + page - 1) / page * page);
-        if (madvise(const_cast<uint8_t*>(base_) + at, len, MADV_POPULATE_READ) != 0) return;
-    }
+    from = from / page * page;
+    to = std::min(to, size_);
+    if (from >= to) return;
+    madvise(const_cast<uint8_t*>(base_) + from, (to - from + page - 1) / page * page, MADV_POPULATE_READ);
+}
+
+void PcapFile::release(uint64_t from, uint64_t to) const noexcept {
+    const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    from = (from + page - 1) / page * page;
+    to = to >= size_ ? (size_ + page - 1) / page * page : to / page * page;  // the file's last page is whole to us
+    if (from >= to) return;
+    madvise(const_cast<uint8_t*>(base_) + from, to - from, MADV_DONTNEED);
 }
 
 bool PcapFile::describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t& snaplen,

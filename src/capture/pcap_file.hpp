@@ -57,6 +57,12 @@ public:
     // Maps every page of the file now, a step at a time, until done or `stop` is set:
     // faults taken here (during start-up) are not taken by the readers. Best effort.
     void populate(const std::atomic<bool>& stop) const noexcept;
+    // Maps the pages of bytes [from, to) now (MADV_POPULATE_READ). Best effort.
+    void populate(uint64_t from, uint64_t to) const noexcept;
+    // Unmaps the pages wholly inside bytes [from, to) (MADV_DONTNEED): they stay in
+    // the page cache, and a reader that comes back to them maps them again. For pages
+    // every reader has passed, so that the end of a run does not unmap them all.
+    void release(uint64_t from, uint64_t to) const noexcept;
 
     // Up to n next frames. Fewer means the reading stopped: status() says why.
     uint32_t next(Frame* out, uint32_t n) noexcept;

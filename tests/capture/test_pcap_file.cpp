@@ -150,6 +150,38 @@ TEST(PcapFile, CursorsOfOneMappingReadIndependently) {
     expect_same(read_all(*again, 64), libpcap_frames(path));
 }
 
+// Kilobytes of the mapping that holds `addr` mapped in this process (smaps "Rss").
+long mapped_kb(const void* addr) {
+    std::FILE* f = std::fopen("/proc/self/smaps", "r");
+    if (f == nullptr) return -1;
+    char line[512];
+    bool in = false;
+    long kb = -1;
+    const auto a = reinterpret_cast<uintptr_t>(addr);
+    while (std::fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
+            in = a >= lo && a < hi;
+        } else if (in && std::sscanf(line, "Rss: %ld kB", &kb) == 1) {
+            break;
+        }
+    }
+    std::fclose(f);
+    return kb;
+}
+
+TEST(PcapFile, ReleasedPagesAreUnmappedAndReadTheSameAgain) {
+    const std::string path = (fs::path(WS_SOURCE_ROOT) / "tests/pcaps/scenarios.pcap").string();
+    auto f = open_ok(path);
+    ASSERT_NE(f, nullptr);
+    f->populate(0, f->size());
+    EXPECT_GT(mapped_kb(f->bytes()), 0);
+    f->release(0, f->size());
+    EXPECT_EQ(mapped_kb(f->bytes()), 0);
+    expect_same(read_all(*f, 32), libpcap_frames(path));  // mapped again as it is read
+    EXPECT_GT(mapped_kb(f->bytes()), 0);
+}
+
 TEST(PcapFile, FramesMatchLibpcapOnEveryZeekTrace) {
     const fs::path dir = fs::path(WS_SOURCE_ROOT) / "../shared/conformance/zeek/traces";
     if (!fs::is_directory(dir)) GTEST_SKIP() << "no conformance corpus at " << dir;
