@@ -38,6 +38,7 @@
 #include "engine/shard.hpp"
 #include "report/conn_log.hpp"
 #include "report/summary.hpp"
+#include "eal_start.hpp"
 #include "rte_table.hpp"
 
 namespace ws::pipeline {
@@ -923,7 +924,10 @@ int run(Options& o, const char* argv0) {
     if (!g.replay) args.insert(args.begin(), argv0);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
+    eal_replay_start(g.replay);
+    const int eal = rte_eal_init(static_cast<int>(argv.size()), argv.data());
+    eal_replay_start(false);
+    if (eal < 0) {
         std::string why = rte_strerror(rte_errno);
         fail("EAL initialisation failed: " + why +
              (g.replay ? "" : " (on a machine without hugepages, add --no-huge; without a NIC, --no-pci and a --vdev)"));
@@ -1026,6 +1030,7 @@ int run(Options& o, const char* argv0) {
     }
     g.summary.startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const uint64_t t0 = rte_rdtsc();
+    const auto processing = std::chrono::steady_clock::now();  // duration_s by the system clock, not the TSC's rate
     g.go.store(true, std::memory_order_release);
 
     g.last_progress_tsc = t0;
@@ -1049,7 +1054,7 @@ int run(Options& o, const char* argv0) {
         write_alert_events();
     }
     if (g.alerts && g.alerts != stdout) std::fclose(g.alerts);
-    const double secs = static_cast<double>(rte_rdtsc() - t0) / static_cast<double>(rte_get_tsc_hz());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - processing).count();
 
     auto& s = g.summary;
     s.duration_s = secs;

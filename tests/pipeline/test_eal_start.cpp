@@ -1,0 +1,77 @@
+// pipeline/eal_start.cpp, linked as the wirestate binary links it (--wrap=access,
+// --wrap=nanosleep): this file's own calls to access() and nanosleep() go through it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "eal_start.hpp"
+
+extern "C" int __real_access(const char* path, int mode);
+
+namespace ws::pipeline {
+namespace {
+
+// Every question rte_eal_cpu_init asks (RTE_MAX_NUMA_NODES 32, RTE_MAX_LCORE 128 in
+// Debian's DPDK), and a few beyond, answered as the kernel answers them.
+TEST(EalStart, TopologyAnswersAreTheKernels) {
+    char path[96];
+    unsigned present = 0;
+    for (int cpu = 0; cpu < 160; ++cpu) {
+        for (int node = 0; node < 40; ++node) {
+            std::snprintf(path, sizeof path, "/sys/devices/system/node/node%d/cpu%d", node, cpu);
+            errno = 0;
+            const int ours = access(path, F_OK);
+            const int ours_errno = errno;
+            errno = 0;
+            const int real = __real_access(path, F_OK);
+            ASSERT_EQ(ours, real) << path;
+            if (real != 0) {
+                ASSERT_EQ(ours_errno, errno) << path;
+            }
+            present += real == 0;
+        }
+        std::snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+        ASSERT_EQ(access(path, F_OK), __real_access(path, F_OK)) << path;
+    }
+    EXPECT_GT(present, 0u) << "no CPU listed under any NUMA node";
+}
+
+TEST(EalStart, OtherQuestionsGoToTheKernel) {
+    EXPECT_EQ(access("/sys/devices/system/cpu", F_OK), 0);
+    EXPECT_EQ(access("/sys/devices/system/node/node0/cpu0/", F_OK), __real_access("/sys/devices/system/node/node0/cpu0/", F_OK));
+    EXPECT_EQ(access("/sys/devices/system/cpu/cpu0/topology/core_id", R_OK),
+              __real_access("/sys/devices/system/cpu/cpu0/topology/core_id", R_OK));
+    errno = 0;
+    EXPECT_EQ(access("/no/such/path", F_OK), -1);
+    EXPECT_EQ(errno, ENOENT);
+}
+
+double sleep_100ms() {
+    const timespec req{0, 100000000};
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(nanosleep(&req, nullptr), 0);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+TEST(EalStart, CalibrationSleepIsShortOnlyWhileAReplayStarts) {
+    EXPECT_GE(sleep_100ms(), 0.1);
+    eal_replay_start(true);
+    const double during = sleep_100ms();
+    eal_replay_start(false);
+    EXPECT_GE(during, 0.01);
+    EXPECT_LT(during, 0.095);  // 10 ms asked; a stall of 85 ms would be needed to fail
+    EXPECT_GE(sleep_100ms(), 0.1);
+    const timespec other{0, 1000000};  // other sleeps are never touched
+    eal_replay_start(true);
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(nanosleep(&other, nullptr), 0);
+    eal_replay_start(false);
+    EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 0.001);
+}
+
+}  // namespace
+}  // namespace ws::pipeline
