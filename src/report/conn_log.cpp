@@ -159,22 +159,6 @@ void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) noexcept {
 
 // ---- the columns ----------------------------------------------------------------
 
-// One column of a record in a format-neutral form, so TSV and JSON share the
-// decisions about what is set.
-struct Field {
-    enum class T : uint8_t { Unset, Text, Count, Micros, Bool, Addr } type = T::Unset;
-    std::string_view text{};
-    uint64_t num = 0;
-    const parse::Addr* addr = nullptr;
-};
-
-Field unset() { return {}; }
-Field text(std::string_view s) { return {Field::T::Text, s, 0, nullptr}; }
-Field count(uint64_t v) { return {Field::T::Count, {}, v, nullptr}; }
-Field micros(uint64_t v) { return {Field::T::Micros, {}, v, nullptr}; }
-Field boolean(bool v) { return {Field::T::Bool, {}, v ? 1u : 0u, nullptr}; }
-Field address(const parse::Addr& a) { return {Field::T::Addr, {}, 0, &a}; }
-
 struct Column {
     std::string_view name;
     std::string_view type;  // Zeek type for the #types line
@@ -221,52 +205,113 @@ constexpr std::array<Column, 37> kColumns = {{
     {"end_reason", "string"},
 }};
 
-// Fills fields[] in kColumns order. `uid` must outlive the fields.
-void columns(const ConnRecord& r, const char* uid, std::array<Field, kColumns.size()>& f) {
+// Hands each column of a record, in kColumns order, to the format's writer `e`:
+// e.unset(), e.text(s) (from the record: escaped as the format needs), e.name(s)
+// (one of our own names: printable, written as it is), e.count(v), e.micros(v),
+// e.boolean(b), e.addr(a). What is set is decided here once for every format; each
+// format's writer is inlined into it, so a record is written without a branch on
+// each field's kind.
+template <class E>
+void columns(const ConnRecord& r, const char* uid, E& e) {
     const bool has_duration = r.duration_us > 0;
     const bool bytes = has_duration && r.bytes_known;
     const std::string_view hist = history_of(r);
     const bool orig_syn = orig_syn_seen(hist), resp_syn = resp_syn_seen(hist);
     const std::string_view closer = closer_name(r.closed_first);
-    size_t i = 0;
-    f[i++] = micros(r.ts_us);
-    f[i++] = text(std::string_view(uid, kUidLength));
-    f[i++] = address(r.orig_h);
-    f[i++] = count(r.orig_p);
-    f[i++] = address(r.resp_h);
-    f[i++] = count(r.resp_p);
-    f[i++] = text("tcp");
-    f[i++] = unset();  // service: no protocol detection
-    f[i++] = has_duration ? micros(r.duration_us) : unset();
-    f[i++] = bytes ? count(r.orig_bytes) : unset();
-    f[i++] = bytes ? count(r.resp_bytes) : unset();
-    f[i++] = text(track::zeek_state_name(r.conn_state));
-    f[i++] = unset();  // local_orig: Zeek sets it only with Site::local_nets
-    f[i++] = unset();  // local_resp
-    f[i++] = count(r.missed_bytes);
-    f[i++] = hist.empty() ? unset() : text(hist);
-    f[i++] = count(r.orig_pkts);
-    f[i++] = count(r.orig_ip_bytes);
-    f[i++] = count(r.resp_pkts);
-    f[i++] = count(r.resp_ip_bytes);
-    f[i++] = unset();  // tunnel_parents: no tunnel connections are tracked
-    f[i++] = text(track::tcp_state_name(r.orig_state));
-    f[i++] = text(track::tcp_state_name(r.resp_state));
-    f[i++] = closer.empty() ? unset() : text(closer);
-    f[i++] = r.rtt_syn_synack_us ? micros(r.rtt_syn_synack_us) : unset();
-    f[i++] = r.rtt_synack_ack_us ? micros(r.rtt_synack_ack_us) : unset();
-    f[i++] = r.orig_mss ? count(r.orig_mss) : unset();
-    f[i++] = r.resp_mss ? count(r.resp_mss) : unset();
-    f[i++] = r.orig_wscale >= 0 ? count(static_cast<uint64_t>(r.orig_wscale)) : unset();
-    f[i++] = r.resp_wscale >= 0 ? count(static_cast<uint64_t>(r.resp_wscale)) : unset();
-    f[i++] = orig_syn ? boolean(r.orig_sack_ok) : unset();
-    f[i++] = resp_syn ? boolean(r.resp_sack_ok) : unset();
-    f[i++] = orig_syn ? boolean(r.orig_ts) : unset();
-    f[i++] = resp_syn ? boolean(r.resp_ts) : unset();
-    f[i++] = count(r.syn_retrans);
-    f[i++] = count(r.synack_retrans);
-    f[i++] = text(track::end_reason_name(r.end));
+    auto count_if = [&](bool set, uint64_t v) { set ? e.count(v) : e.unset(); };
+    auto micros_if = [&](bool set, uint64_t v) { set ? e.micros(v) : e.unset(); };
+    auto bool_if = [&](bool set, bool v) { set ? e.boolean(v) : e.unset(); };
+    e.micros(r.ts_us);
+    e.name(std::string_view(uid, kUidLength));
+    e.addr(r.orig_h);
+    e.count(r.orig_p);
+    e.addr(r.resp_h);
+    e.count(r.resp_p);
+    e.name("tcp");
+    e.unset();  // service: no protocol detection
+    micros_if(has_duration, r.duration_us);
+    count_if(bytes, r.orig_bytes);
+    count_if(bytes, r.resp_bytes);
+    e.name(track::zeek_state_name(r.conn_state));
+    e.unset();  // local_orig: Zeek sets it only with Site::local_nets
+    e.unset();  // local_resp
+    e.count(r.missed_bytes);
+    hist.empty() ? e.unset() : e.text(hist);
+    e.count(r.orig_pkts);
+    e.count(r.orig_ip_bytes);
+    e.count(r.resp_pkts);
+    e.count(r.resp_ip_bytes);
+    e.unset();  // tunnel_parents: no tunnel connections are tracked
+    e.name(track::tcp_state_name(r.orig_state));
+    e.name(track::tcp_state_name(r.resp_state));
+    closer.empty() ? e.unset() : e.name(closer);
+    micros_if(r.rtt_syn_synack_us != 0, r.rtt_syn_synack_us);
+    micros_if(r.rtt_synack_ack_us != 0, r.rtt_synack_ack_us);
+    count_if(r.orig_mss != 0, r.orig_mss);
+    count_if(r.resp_mss != 0, r.resp_mss);
+    count_if(r.orig_wscale >= 0, static_cast<uint64_t>(r.orig_wscale));
+    count_if(r.resp_wscale >= 0, static_cast<uint64_t>(r.resp_wscale));
+    bool_if(orig_syn, r.orig_sack_ok);
+    bool_if(resp_syn, r.resp_sack_ok);
+    bool_if(orig_syn, r.orig_ts);
+    bool_if(resp_syn, r.resp_ts);
+    e.count(r.syn_retrans);
+    e.count(r.synack_retrans);
+    e.name(track::end_reason_name(r.end));
 }
+
+// Zeek's TSV: every column, tab-separated, "-" when unset.
+struct TsvLine {
+    char* p;
+    bool first = true;
+    void sep() noexcept {
+        if (!first) *p++ = '\t';
+        first = false;
+    }
+    void unset() noexcept { sep(), *p++ = '-'; }
+    void text(std::string_view s) noexcept { sep(), p = put_tsv_text(p, s); }
+    void name(std::string_view s) noexcept { sep(), p = put(p, s.substr(0, kTextMax)); }
+    void count(uint64_t v) noexcept { sep(), p = put_uint(p, v); }
+    void micros(uint64_t v) noexcept { sep(), p = put_micros(p, v); }
+    void boolean(bool b) noexcept { sep(), *p++ = b ? 'T' : 'F'; }
+    void addr(const parse::Addr& a) noexcept { sep(), p = put_addr(p, a); }
+};
+
+// Zeek's JSON: the set columns only, by name.
+struct JsonLine {
+    char* p;
+    size_t col = 0;  // index in kColumns of the next column
+    bool first = true;
+    void key() noexcept {
+        if (!first) *p++ = ',';
+        first = false;
+        *p++ = '"';
+        p = put(p, kColumns[col++].name);
+        p = put(p, "\":");
+    }
+    void unset() noexcept { ++col; }  // Zeek's JSON writer omits unset fields
+    void text(std::string_view s) noexcept {
+        key();
+        *p++ = '"';
+        p = put_json_text(p, s);
+        *p++ = '"';
+    }
+    void name(std::string_view s) noexcept {
+        key();
+        *p++ = '"';
+        p = put(p, s.substr(0, kTextMax));
+        *p++ = '"';
+    }
+    void count(uint64_t v) noexcept { key(), p = put_uint(p, v); }
+    void micros(uint64_t v) noexcept { key(), p = put_micros(p, v); }
+    void boolean(bool b) noexcept { key(), p = put(p, b ? "true" : "false"); }
+    void addr(const parse::Addr& a) noexcept {
+        key();
+        *p++ = '"';
+        p = put_addr(p, a);
+        *p++ = '"';
+    }
+};
 
 }  // namespace
 
@@ -370,60 +415,22 @@ constexpr size_t kLineMax = kColumns.size() * kFieldMax + 8;
 void ConnLogWriter::append_tsv(const ConnRecord& r, std::string& out) const {
     char uid[kUidLength];
     write_uid(r, uid);
-    std::array<Field, kColumns.size()> f;
-    columns(r, uid, f);
     char line[kLineMax];
-    char* p = line;
-    for (size_t i = 0; i < f.size(); ++i) {
-        if (i) *p++ = '\t';
-        switch (f[i].type) {
-            case Field::T::Unset: *p++ = '-'; break;
-            case Field::T::Text: p = put_tsv_text(p, f[i].text); break;
-            case Field::T::Count: p = put_uint(p, f[i].num); break;
-            case Field::T::Micros: p = put_micros(p, f[i].num); break;
-            case Field::T::Bool: *p++ = f[i].num ? 'T' : 'F'; break;
-            case Field::T::Addr: p = put_addr(p, *f[i].addr); break;
-        }
-    }
-    *p++ = '\n';
-    out.append(line, static_cast<size_t>(p - line));
+    TsvLine e{line};
+    columns(r, uid, e);
+    *e.p++ = '\n';
+    out.append(line, static_cast<size_t>(e.p - line));
 }
 
 void ConnLogWriter::append_json(const ConnRecord& r, std::string& out) const {
     char uid[kUidLength];
     write_uid(r, uid);
-    std::array<Field, kColumns.size()> f;
-    columns(r, uid, f);
     char line[kLineMax];
-    char* p = line;
-    *p++ = '{';
-    bool first = true;
-    for (size_t i = 0; i < f.size(); ++i) {
-        if (f[i].type == Field::T::Unset) continue;  // Zeek's JSON writer omits unset fields
-        if (!first) *p++ = ',';
-        first = false;
-        *p++ = '"';
-        p = put(p, kColumns[i].name);
-        p = put(p, "\":");
-        switch (f[i].type) {
-            case Field::T::Unset: break;
-            case Field::T::Text:
-                *p++ = '"';
-                p = put_json_text(p, f[i].text);
-                *p++ = '"';
-                break;
-            case Field::T::Count: p = put_uint(p, f[i].num); break;
-            case Field::T::Micros: p = put_micros(p, f[i].num); break;
-            case Field::T::Bool: p = put(p, f[i].num ? "true" : "false"); break;
-            case Field::T::Addr:
-                *p++ = '"';
-                p = put_addr(p, *f[i].addr);
-                *p++ = '"';
-                break;
-        }
-    }
-    p = put(p, "}\n");
-    out.append(line, static_cast<size_t>(p - line));
+    line[0] = '{';
+    JsonLine e{line + 1};
+    columns(r, uid, e);
+    e.p = put(e.p, "}\n");
+    out.append(line, static_cast<size_t>(e.p - line));
 }
 
 }  // namespace ws::report
