@@ -924,7 +924,9 @@ int run(Options& o, const char* argv0) {
     if (!g.replay) args.insert(args.begin(), argv0);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
-    eal_replay_start(g.replay);
+    // A replay from the capture's own clock: the TSC times nothing but the run's
+    // statistics (--infinite-rx stamps packets by it, as a port does).
+    eal_replay_start(g.replay && !o.infinite_rx);
     const int eal = rte_eal_init(static_cast<int>(argv.size()), argv.data());
     eal_replay_start(false);
     if (eal < 0) {

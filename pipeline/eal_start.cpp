@@ -13,8 +13,8 @@
 //    across a 100 ms sleep, then rounds the result to 10 MHz. While a replay's EAL
 //    starts, that sleep lasts 10 ms: a reading's error, tens of nanoseconds, is still
 //    four orders of magnitude below the rounding, and a replay times nothing by the
-//    TSC but its own statistics (capture time comes from the file). Live capture,
-//    which stamps packets by the TSC, keeps the full 100 ms.
+//    TSC but its own statistics (capture time comes from the file). Live capture and
+//    --infinite-rx, which stamp packets by the TSC, keep the full 100 ms.
 #include "eal_start.hpp"
 
 #include <dirent.h>
