@@ -810,7 +810,10 @@ class Prefault {
     static constexpr uint64_t kRecordsAhead = 65536; // per worker: 24 MiB with their table entries
     static constexpr uint32_t kStep = 8192;          // records per round: 2 MiB of their cold lines
     static constexpr uint64_t kFileStep = uint64_t{8} << 20;
-    static constexpr uint64_t kBehind = uint64_t{4} << 20;  // a reader's burst and read-ahead point back there
+    // Released no nearer than this behind the slowest reader. A reader publishes its
+    // offset once done with the frames before it, and a released page it touched
+    // again would only be mapped again, so this is a cushion, not a condition.
+    static constexpr uint64_t kBehind = uint64_t{4} << 20;
 
 public:
     void start(const capture::PcapFile& f, const std::vector<std::unique_ptr<Worker>>& workers) {
@@ -909,7 +912,8 @@ int run(Options& o, const char* argv0) {
     if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
     engine::ShardConfig scfg = o.shard;
     scfg.link = static_cast<parse::Link>(g.linktype);
-    // The EAL's start-up sleeps 100 ms measuring the TSC: meanwhile another thread
+    // The EAL's start-up sleeps while it measures the TSC (10 ms in a replay from the
+    // static build, see eal_start.cpp; 100 ms otherwise): meanwhile another thread
     // commits the workers' memory and maps the capture's pages, faults the workers
     // would take later. Replay from the file only, whose workers' tables and shards
     // are plain memory and so can be built before the EAL (a live worker commits its
