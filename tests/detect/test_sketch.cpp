@@ -73,6 +73,39 @@ TEST(Sketch, SketchKeepsTopKUnderChurn) {
     ss.for_each([&](const auto& e) { EXPECT_EQ(ss.find(e.key, e.hash), &e); });
 }
 
+TEST(Sketch, ReplacementTakesAnEntryWithTheSmallestCount) {
+    // Weighted adds (as sampled probes are) of a few heavy keys and many one-off
+    // ones, with clears between rounds: every key that enters a full sketch takes
+    // over an entry whose count was the smallest of all, and inherits it as err.
+    SpaceSaving<Key, NoAux, 16> ss;
+    std::mt19937_64 rng(11);
+    uint64_t replaced = 0;
+    for (int round = 0; round < 4; ++round) {
+        ss.clear();
+        uint64_t sum = 0;
+        for (int i = 0; i < 50'000; ++i) {
+            const Key k = rng() % 4 == 0 ? Key{rng() % 8, 1} : Key{rng(), 2};
+            const uint32_t w = 1u << (rng() % 7);
+            const bool full = ss.size() == 16;
+            uint32_t least = UINT32_MAX;
+            ss.for_each([&](const auto& e) { least = std::min(least, e.count); });
+            bool fresh = false;
+            const auto& e = ss.add(k, hash_key(k, 42), w, fresh);
+            sum += w;
+            if (fresh && full) {
+                ++replaced;
+                ASSERT_EQ(e.err, least) << "round " << round << ", add " << i;
+                ASSERT_EQ(e.count, least + w);
+            }
+        }
+        uint64_t counted = 0;
+        ss.for_each([&](const auto& e) { counted += e.count - e.err; });
+        EXPECT_LE(counted, sum);
+        EXPECT_EQ(ss.total(), sum);
+    }
+    EXPECT_GT(replaced, 100'000u);
+}
+
 TEST(Sketch, LinearCountingMergesWithoutDoubleCounting) {
     Distinct a, b;
     for (uint64_t i = 0; i < 600; ++i) a.add(mix64(i));
