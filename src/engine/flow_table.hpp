@@ -27,6 +27,10 @@
 #include <random>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "flow/flow_key.hpp"
 #include "flow/hash.hpp"
 #include "mem/region.hpp"
@@ -154,6 +158,7 @@ private:
         uint32_t ports;
         uint32_t slot;
     };
+    static_assert(sizeof(Entry) == 16, "an entry is one 128-bit lane: ab (low, high), ports, slot");
     struct alignas(64) Bucket {
         Entry e[kWays];
     };
@@ -219,11 +224,35 @@ private:
         return p;
     }
 
+    // Which ways hold p's (ab, ports), as bits 0-3. With SSE2, the four entries are
+    // compared at once and the way is found without a branch per way: which way a
+    // key sits in varies from packet to packet, and a branch on each way would be
+    // mispredicted about once per lookup.
+    static uint32_t matches(const Bucket& bk, const Probe& p) noexcept {
+#if defined(__SSE2__)
+        const __m128i want = _mm_set_epi32(0, static_cast<int>(p.ports), static_cast<int>(p.ab >> 32),
+                                           static_cast<int>(p.ab & 0xFFFFFFFFu));
+        uint32_t hits = 0;
+        for (uint32_t i = 0; i < kWays; ++i) {
+            const __m128i e = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.e[i]));
+            const auto lanes = static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(e, want))));
+            hits |= static_cast<uint32_t>((lanes & 7u) == 7u) << i;  // ab and ports; the slot lane is checked after
+        }
+        return hits;
+#else
+        uint32_t hits = 0;
+        for (uint32_t i = 0; i < kWays; ++i)
+            hits |= static_cast<uint32_t>(bk.e[i].ab == p.ab && bk.e[i].ports == p.ports) << i;
+        return hits;
+#endif
+    }
+
     bool scan(uint32_t b, const flow::FlowKey& k, const Probe& p, Where& w) const noexcept {
         const Bucket& bk = buckets_[b];
-        for (uint32_t i = 0; i < kWays; ++i) {
+        for (uint32_t hits = matches(bk, p); hits != 0; hits &= hits - 1) {
+            const auto i = static_cast<uint32_t>(__builtin_ctz(hits));
             const Entry& e = bk.e[i];
-            if (e.ab != p.ab || e.ports != p.ports || (e.slot & kV6) != p.v6 || e.slot == 0) continue;
+            if ((e.slot & kV6) != p.v6 || e.slot == 0) continue;  // an empty entry is all zero
             const uint32_t ix = (e.slot & ~kV6) - 1;
             if (p.v6 && !(keys_[ix] == k)) continue;  // a digest only: confirm the key
             w = {static_cast<int32_t>(ix), b, i};

@@ -60,6 +60,37 @@ TEST(FlowTable, FindsWhatWasAddedAndNothingElse) {
     EXPECT_TRUE(t.consistent());
 }
 
+TEST(FlowTable, AllZeroKeyIsNotMistakenForAnEmptyEntry) {
+    // 0.0.0.0:0 <-> 0.0.0.0:0 (hostile, but parseable) stores as ab = 0, ports = 0:
+    // the very bytes of an empty entry, which only its slot tells apart. With one
+    // bucket, every lookup compares it against empty ways.
+    FlowTable t(4, 1);
+    flow::FlowKey z{};
+    z.lo_addr[10] = z.lo_addr[11] = z.hi_addr[10] = z.hi_addr[11] = 0xff;
+    z.proto = 6;
+    EXPECT_EQ(t.lookup(z), -1);
+    const int32_t a = t.add(v4_key(7));
+    EXPECT_EQ(t.lookup(z), -1) << "an empty way matched";
+    const int32_t b = t.add(z);
+    ASSERT_GE(b, 0);
+    EXPECT_NE(a, b);
+    EXPECT_EQ(t.lookup(z), b);
+    int32_t idx[2];
+    const flow::FlowKey both[2] = {z, v4_key(7)};
+    t.lookup_bulk(both, 2, idx);
+    EXPECT_EQ(idx[0], b);
+    EXPECT_EQ(idx[1], a);
+    t.del(v4_key(7));  // the way before z's is empty now
+    EXPECT_EQ(t.lookup(z), b);
+    t.lookup_bulk(both, 2, idx);
+    EXPECT_EQ(idx[0], b);
+    EXPECT_EQ(idx[1], -1);
+    t.del(z);
+    EXPECT_EQ(t.lookup(z), -1);
+    EXPECT_EQ(t.size(), 0u);
+    EXPECT_TRUE(t.consistent());
+}
+
 TEST(FlowTable, IndicesAreDenseAndFreedOnesAreReused) {
     FlowTable t(8);
     for (uint32_t i = 0; i < 8; ++i) EXPECT_EQ(t.add(v4_key(i)), static_cast<int32_t>(i));
