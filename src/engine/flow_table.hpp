@@ -68,16 +68,35 @@ public:
         return nb * (sizeof(Bucket) + sizeof(uint16_t)) + size_t{capacity} * (sizeof(flow::FlowKey) + sizeof(uint32_t));
     }
 
-    // All first buckets of the burst are prefetched before any is read.
+    // All first buckets of the burst are prefetched before any is read. A key not
+    // in its first bucket (a new connection, mostly) needs that bucket's overflow
+    // count, another random line: it is prefetched when the miss is found and read
+    // once the whole burst's first buckets are, so that its wait overlaps theirs.
     void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx) noexcept {
         Probe p[kBulk];
+        uint8_t missed[kBulk];
         for (uint32_t done = 0; done < n; done += kBulk) {
             const uint32_t m = std::min(n - done, kBulk);
             for (uint32_t i = 0; i < m; ++i) {
                 p[i] = probe_of(keys[done + i]);
                 __builtin_prefetch(&buckets_[p[i].b1], 0, 3);
             }
-            for (uint32_t i = 0; i < m; ++i) idx[done + i] = find(keys[done + i], p[i]).ix;
+            uint32_t nm = 0;
+            for (uint32_t i = 0; i < m; ++i) {
+                Where w{-1, 0, 0};
+                scan(p[i].b1, keys[done + i], p[i], w);
+                idx[done + i] = w.ix;
+                if (w.ix < 0) {
+                    __builtin_prefetch(&over_[p[i].b1], 0, 3);
+                    missed[nm++] = static_cast<uint8_t>(i);
+                }
+            }
+            for (uint32_t k = 0; k < nm; ++k) {
+                const uint32_t i = missed[k];
+                Where w{-1, 0, 0};
+                if (over_[p[i].b1] != 0 && scan(alt(p[i].b1, p[i].h), keys[done + i], p[i], w))
+                    idx[done + i] = w.ix;
+            }
         }
     }
 
