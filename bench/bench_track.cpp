@@ -217,7 +217,7 @@ void lookup_and_update(benchmark::State& state, Table& table) {
 // lines per packet (a bucket; then, at an index read from it, as a lookup finds
 // it, the hot line and cold line 0 of the record, read and written), in arrays of
 // the same sizes, with the same burst and prefetch pattern, and nothing computed
-// besides. No tracker on this machine can go below it at that many connections.
+// besides. A path that touches these lines cannot go below it on this machine.
 void BM_MemoryFloor(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
     const uint32_t cap = n + n / 8;
