@@ -94,8 +94,7 @@ public:
             for (uint32_t k = 0; k < nm; ++k) {
                 const uint32_t i = missed[k];
                 Where w{-1, 0, 0};
-                if (over_[p[i].b1] != 0 && scan(alt(p[i].b1, p[i].h), keys[done + i], p[i], w))
-                    idx[done + i] = w.ix;
+                if (scan_second(keys[done + i], p[i], w)) idx[done + i] = w.ix;
             }
         }
     }
@@ -280,10 +279,14 @@ private:
         return false;
     }
 
+    // The second bucket, read only when keys overflowed from the first into theirs.
+    bool scan_second(const flow::FlowKey& k, const Probe& p, Where& w) const noexcept {
+        return over_[p.b1] != 0 && scan(alt(p.b1, p.h), k, p, w);
+    }
+
     Where find(const flow::FlowKey& k, const Probe& p) const noexcept {
         Where w{-1, 0, 0};
-        if (scan(p.b1, k, p, w)) return w;
-        if (over_[p.b1] != 0) scan(alt(p.b1, p.h), k, p, w);
+        if (!scan(p.b1, k, p, w)) scan_second(k, p, w);
         return w;
     }
 
