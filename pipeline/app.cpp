@@ -148,6 +148,7 @@ struct alignas(64) Worker {
     // keeps its share). No port, no mbufs, nothing crosses cores on the packet path.
     std::unique_ptr<capture::PcapFile> file;
     std::atomic<uint64_t> file_pos{0};  // its offset in the file, for Prefault (the file's size once done)
+    std::atomic<uint32_t> records_high{0};  // its table's high_water(), for Prefault
 };
 
 struct App {
@@ -375,6 +376,7 @@ int file_loop(Worker& w, Shard& shard) {
         drain_reports(w);
         index += n;
         w.file_pos.store(w.file->offset(), std::memory_order_relaxed);
+        if (w.compact_table) w.records_high.store(w.compact_table->high_water(), std::memory_order_relaxed);
     }
     w.file_pos.store(w.file->size(), std::memory_order_relaxed);
     shard.flush(w.max_ts);
@@ -798,13 +800,19 @@ std::unique_ptr<Worker> new_worker(unsigned id, const Options& o, const engine::
 // fault it in: their flow tables first (first touched at random, each page would
 // fault twice), then their records from index 0 up, as connections will take them
 // (each huge page zeroed on the packet path otherwise), then the capture's pages.
-// Records are committed no further than the capture could need (a connection takes
-// at least one frame) and the table holds. The workers' memory only while the EAL
-// starts (they write it once they run); the capture's pages go on being mapped
-// while they read it, ahead of them, from the management core's CPU (a worker that
-// finds a page unmapped takes a fault for every 64 KiB), and are unmapped again
-// behind the slowest of them: unmapping a whole capture's pages at exit, one by one
-// where the page cache holds it in small pages, took 30 ms of a 1M-frame replay.
+// Until the workers take their first frame it touches their memory itself (the
+// quickest way, see mem::Commit), while the EAL starts and then from the management
+// core's CPU; once they run, it goes on committing their records ahead of the
+// highest index each has handed out, with MADV_POPULATE_WRITE (it leaves the
+// contents alone), as far as the capture could need (a connection takes at least
+// one frame) and the table holds. Stopped when the EAL was up, as it was before,
+// it had often not reached the records, and the worker zeroed a huge page on its
+// packet path for every 6,000 connections (up to a quarter of its time on the
+// 1M-frame peers cut, on this VM where fresh memory is slow to commit).
+// Meanwhile it maps the capture's pages ahead of the workers (a worker that finds a
+// page unmapped takes a fault for every 64 KiB) and unmaps them again behind the
+// slowest: unmapping a whole capture's pages at exit, one by one where the page
+// cache holds it in small pages, took 30 ms of a 1M-frame replay.
 class Prefault {
     static constexpr uint64_t kMinFrameBytes = 64;   // a record header and the smallest TCP frame
     static constexpr uint64_t kRecordsAhead = 65536; // per worker: 24 MiB with their table entries
@@ -819,25 +827,28 @@ public:
     void start(const capture::PcapFile& f, const std::vector<std::unique_ptr<Worker>>& workers) {
         thread_ = std::thread([this, &f, &workers] {
             for (const auto& w : workers) w->compact_table->prefault(&stop_memory_);
-            const auto& first = *std::get<std::unique_ptr<CompactShard>>(workers.front()->shard);
-            const auto need = static_cast<uint32_t>(
-                std::min<uint64_t>({first.capacity(), f.size() / kMinFrameBytes, kRecordsAhead}));
-            for (uint32_t at = 0; at < need && !stop_memory_.load(std::memory_order_relaxed); at += kStep)
-                for (const auto& w : workers) {
-                    const auto& shard = *std::get<std::unique_ptr<CompactShard>>(w->shard);
-                    shard.prefault_records(at, std::min(kStep, need - at), &stop_memory_);
-                }
+            const auto need = static_cast<uint32_t>(std::min<uint64_t>(shard(*workers.front()).capacity(),
+                                                                       f.size() / kMinFrameBytes));
+            const auto first = static_cast<uint32_t>(std::min<uint64_t>(need, kRecordsAhead));
+            for (uint32_t at = 0; at < first && !stop_memory_.load(std::memory_order_relaxed); at += kStep) {
+                const uint32_t n = std::min(kStep, first - at);
+                for (const auto& w : workers) shard(*w).prefault_records(at, n, &stop_memory_);
+                if (!stop_memory_.load(std::memory_order_relaxed)) records_ = at + n;  // else redone below
+            }
             memory_done_.store(true, std::memory_order_release);
-            map_capture(f, workers);
+            follow(f, workers, need);
         });
     }
-    // Returns once the thread has stopped committing the workers' memory; it goes on
-    // mapping the capture's pages, on `cpus` (the management core's).
-    void leave_workers_memory(const rte_cpuset_t& cpus) {
+    // Moves the thread to `cpus` (the management core's) once the EAL is up.
+    void pin(const rte_cpuset_t& cpus) {
+        if (thread_.joinable()) pthread_setaffinity_np(thread_.native_handle(), sizeof cpus, &cpus);
+    }
+    // Returns once the thread has stopped touching the workers' memory, before they
+    // write it; from then on it commits it beside them.
+    void leave_workers_memory() {
         if (!thread_.joinable()) return;
         stop_memory_.store(true, std::memory_order_relaxed);
         while (!memory_done_.load(std::memory_order_acquire)) std::this_thread::yield();
-        pthread_setaffinity_np(thread_.native_handle(), sizeof cpus, &cpus);
     }
     void finish() {
         stop_memory_.store(true, std::memory_order_relaxed);
@@ -847,10 +858,24 @@ public:
     ~Prefault() { finish(); }
 
 private:
-    void map_capture(const capture::PcapFile& f, const std::vector<std::unique_ptr<Worker>>& workers) {
+    static const CompactShard& shard(const Worker& w) { return *std::get<std::unique_ptr<CompactShard>>(w.shard); }
+
+    // Records ahead of the workers and the capture's pages, a step of each in turn,
+    // until every worker has read the whole file.
+    void follow(const capture::PcapFile& f, const std::vector<std::unique_ptr<Worker>>& workers, uint32_t need) {
         const uint64_t size = f.size();
         uint64_t ahead = 0, behind = 0;
         while (!stop_file_.load(std::memory_order_relaxed)) {
+            uint32_t high = 0;
+            for (const auto& w : workers) high = std::max(high, w->records_high.load(std::memory_order_relaxed));
+            const auto want = static_cast<uint32_t>(std::min<uint64_t>(need, uint64_t{high} + kRecordsAhead));
+            // Whole steps (the last one excepted), not a few records at each new connection.
+            const bool more_records = records_ < want && (want - records_ >= kStep || want == need);
+            if (more_records) {
+                const uint32_t n = std::min(kStep, want - records_);
+                for (const auto& w : workers) shard(*w).prefault_records(records_, n, nullptr, mem::Commit::Beside);
+                records_ += n;
+            }
             if (ahead < size) {
                 f.populate(ahead, std::min(size, ahead + kFileStep));
                 ahead = std::min(size, ahead + kFileStep);
@@ -862,11 +887,12 @@ private:
                 return;
             }
             for (; behind + kFileStep + kBehind <= low; behind += kFileStep) f.release(behind, behind + kFileStep);
-            if (ahead >= size) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            if (ahead >= size && !more_records) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     }
 
     std::atomic<bool> stop_memory_{false}, stop_file_{false}, memory_done_{false};
+    uint32_t records_ = 0;  // every worker's records below this are committed (the thread's own)
     std::thread thread_;
 };
 
@@ -938,7 +964,7 @@ int run(Options& o, const char* argv0) {
         fail("EAL initialisation failed: " + why +
              (g.replay ? "" : " (on a machine without hugepages, add --no-huge; without a NIC, --no-pci and a --vdev)"));
     }
-    prefault.leave_workers_memory(rte_lcore_cpuset(rte_get_main_lcore()));
+    prefault.pin(rte_lcore_cpuset(rte_get_main_lcore()));
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     g.clock.init();
@@ -1024,6 +1050,7 @@ int run(Options& o, const char* argv0) {
     for (auto& w : g.workers) rte_eal_remote_launch(worker_main, w.get(), w->lcore);
     for (auto& w : g.workers)
         while (!w->ready.load(std::memory_order_acquire)) rte_delay_us_sleep(100);
+    prefault.leave_workers_memory();
     if (!g.from_file) {
         try {
             start_port();

@@ -139,10 +139,13 @@ public:
     }
     // Commits the key array and free list for indices [first, first + count), which
     // the table hands out from 0 up.
-    void prefault_entries(uint32_t first, uint32_t count, const std::atomic<bool>* stop = nullptr) const noexcept {
-        keys_.populate(first, count, stop);
-        free_.populate(first, count, stop);
+    void prefault_entries(uint32_t first, uint32_t count, const std::atomic<bool>* stop = nullptr,
+                          mem::Commit how = mem::Commit::Touch) const noexcept {
+        keys_.populate(first, count, stop, how);
+        free_.populate(first, count, stop, how);
     }
+    // Indices handed out so far: those below it may be in use, those above never were.
+    uint32_t high_water() const noexcept { return next_; }
 
     // For tests: every entry sits in one of its two buckets, overflow counts are
     // exact (or saturated), and the entry count equals size().

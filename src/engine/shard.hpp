@@ -165,14 +165,16 @@ public:
     // Commits the memory of records [first, first + count) (and the table's, where it
     // keeps some per index), until done or `stop`. Records are handed out from index
     // 0 up, so committing a prefix ahead of time spares the packet path the faults
-    // (and the zeroing of each huge page) of the connections it creates.
-    void prefault_records(uint32_t first, uint32_t count, const std::atomic<bool>* stop = nullptr) const noexcept {
-        if constexpr (requires { table_.prefault_entries(first, count, stop); })
-            table_.prefault_entries(first, count, stop);
-        conns_.populate(first, count, stop);
-        cold_.populate(first, count, stop);
-        gen_.populate(first, count, stop);
-        flags_.populate(first, count, stop);
+    // (and the zeroing of each huge page) of the connections it creates. With
+    // mem::Commit::Beside, another thread may do it while the shard runs.
+    void prefault_records(uint32_t first, uint32_t count, const std::atomic<bool>* stop = nullptr,
+                          mem::Commit how = mem::Commit::Touch) const noexcept {
+        if constexpr (requires { table_.prefault_entries(first, count, stop, how); })
+            table_.prefault_entries(first, count, stop, how);
+        conns_.populate(first, count, stop, how);
+        cold_.populate(first, count, stop, how);
+        gen_.populate(first, count, stop, how);
+        flags_.populate(first, count, stop, how);
     }
     uint32_t capacity() const noexcept { return cap_; }
 

@@ -7,6 +7,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,17 @@ inline constexpr size_t kHugePage = size_t{2} << 20;
 //         replay touches a few pages of each, not 2 MiB), and once large they have
 //         the huge pages' reach.
 enum class Pages { Huge, Grow };
+
+// How populate() commits a page.
+//   Touch:  an atomic add of zero at each 4 KiB (contents kept). A fault takes only
+//           its own mapping's lock, where MADV_POPULATE_WRITE holds the process's
+//           mmap lock while it zeroes each huge page and so stalls every other
+//           thread's mmap (the EAL's start-up) behind it. Not while another thread
+//           writes the memory: the touch would race with its stores.
+//   Beside: MADV_POPULATE_WRITE (Linux 5.14), contents never read or written: for
+//           memory that its owner may already be writing (records committed ahead
+//           of a running worker). Nothing where the kernel refuses it.
+enum class Commit { Touch, Beside };
 
 class Region {
 public:
@@ -68,21 +80,37 @@ public:
     // Commits every page now, writable, a huge page at a time until done or `stop`
     // is set. For memory first touched at random: left to fault, each first read
     // maps the shared zero page and the write after it faults again to replace it,
-    // on the packet path. Each page is touched with an atomic add of zero (contents
-    // kept): a fault takes only its own mapping's lock, where MADV_POPULATE_WRITE
-    // holds the process's mmap lock while it zeroes each huge page and so stalls
-    // every other thread's mmap (the EAL's start-up) behind it.
-    void populate(const std::atomic<bool>* stop = nullptr) const noexcept { populate(0, len_, stop); }
+    // on the packet path.
+    void populate(const std::atomic<bool>* stop = nullptr, Commit how = Commit::Touch) const noexcept {
+        populate(0, len_, stop, how);
+    }
 
-    // The same for the huge pages (whole) that bytes [from, to) lie in.
-    void populate(size_t from, size_t to, const std::atomic<bool>* stop = nullptr) const noexcept {
+    // The same for bytes [from, to): the huge pages (whole) they lie in, or with
+    // Commit::Beside the 4 KiB pages, since a huge page is committed whole anyway
+    // and walking one again page by page where it is still small costs as much as
+    // its first commit.
+    void populate(size_t from, size_t to, const std::atomic<bool>* stop = nullptr,
+                  Commit how = Commit::Touch) const noexcept {
+#ifndef MADV_POPULATE_WRITE
+        constexpr int MADV_POPULATE_WRITE = 23;
+#endif
         constexpr size_t kPage = 4096;
+        char* const p = static_cast<char*>(base_);
         to = to < len_ ? to : len_;
+        if (how == Commit::Beside) {
+            to = (to + kPage - 1) / kPage * kPage;  // len_ is a whole number of huge pages
+            for (size_t at = from / kPage * kPage; at < to;) {
+                if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
+                const size_t end = std::min(to, (at / kHugePage + 1) * kHugePage);
+                if (madvise(p + at, end - at, MADV_POPULATE_WRITE) != 0) return;
+                at = end;
+            }
+            return;
+        }
         for (size_t at = from / kHugePage * kHugePage; at < to; at += kHugePage) {
             if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
             const size_t end = at + kHugePage < len_ ? at + kHugePage : len_;
-            for (size_t off = at; off < end; off += kPage)
-                __atomic_fetch_add(static_cast<char*>(base_) + off, 0, __ATOMIC_RELAXED);
+            for (size_t off = at; off < end; off += kPage) __atomic_fetch_add(p + off, 0, __ATOMIC_RELAXED);
         }
     }
 
@@ -109,8 +137,9 @@ public:
     T* data() const noexcept { return p_; }
     void populate(const std::atomic<bool>* stop = nullptr) const noexcept { region_.populate(stop); }
     // Commits the huge pages that elements [first, first + count) lie in.
-    void populate(size_t first, size_t count, const std::atomic<bool>* stop = nullptr) const noexcept {
-        region_.populate(first * sizeof(T), (first + count) * sizeof(T), stop);
+    void populate(size_t first, size_t count, const std::atomic<bool>* stop = nullptr,
+                  Commit how = Commit::Touch) const noexcept {
+        region_.populate(first * sizeof(T), (first + count) * sizeof(T), stop, how);
     }
 
 private:

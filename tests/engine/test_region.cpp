@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mem/region.hpp"
@@ -123,6 +124,34 @@ TEST(Array, PopulateOfElementsCommitsTheirPages) {
     }
     EXPECT_EQ(n, kHugePage / page);
     EXPECT_EQ(outside, 0u);
+}
+
+TEST(Region, PopulateBesideCommitsTheSmallPagesOfTheRangeOnly) {
+    if (thp_mode() == "always") GTEST_SKIP() << "THP \"always\": every mapping may take huge pages";
+    Region r(2 * kHugePage, Pages::Grow);  // the first huge page's worth stays in small pages
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    r.populate(3 * page + 1, 5 * page, nullptr, Commit::Beside);  // pages 3 and 4
+    const auto m = resident_map(r);
+    for (size_t i = 0; i < kHugePage / page; ++i) EXPECT_EQ(m[i], i == 3 || i == 4) << "page " << i;
+}
+
+// The records a worker writes while the Prefault thread commits them beside it.
+TEST(Region, PopulateBesideKeepsWhatAnotherThreadWrites) {
+    Region r(8 * kHugePage);
+    auto* b = static_cast<volatile unsigned char*>(r.data());
+    std::atomic<bool> go{false};
+    std::thread writer([&] {
+        while (!go.load()) {
+        }
+        for (size_t off = 0; off < r.size(); off += 512) b[off] = static_cast<unsigned char>(off / 512 % 251 + 1);
+    });
+    go.store(true);
+    r.populate(0, r.size(), nullptr, Commit::Beside);
+    writer.join();
+    EXPECT_EQ(resident_pages(r), r.size() / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+    size_t wrong = 0;
+    for (size_t off = 0; off < r.size(); off += 512) wrong += b[off] != off / 512 % 251 + 1;
+    EXPECT_EQ(wrong, 0u);
 }
 
 TEST(Region, PopulateStopsWhenTold) {
