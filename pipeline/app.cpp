@@ -815,7 +815,7 @@ std::unique_ptr<Worker> new_worker(unsigned id, const Options& o, const engine::
 // cache holds it in small pages, took 30 ms of a 1M-frame replay.
 class Prefault {
     static constexpr uint64_t kMinFrameBytes = 64;   // a record header and the smallest TCP frame
-    static constexpr uint64_t kRecordsAhead = 65536; // per worker: 24 MiB with their table entries
+    static constexpr uint64_t kRecordsAhead = 16384; // per worker: 6 MiB with their table entries
     static constexpr uint32_t kStep = 8192;          // records per round: 2 MiB of their cold lines
     static constexpr uint64_t kFileStep = uint64_t{8} << 20;
     // Released no nearer than this behind the slowest reader. A reader publishes its
