@@ -153,12 +153,27 @@ public:
     // last interval first (a report marked `last`, to be drained like the others).
     void flush(uint64_t now_us) noexcept {
         if (det_on_) det_.finish(now_us);
-        for (uint32_t ix = 0; ix < cap_; ++ix) {
-            if (!(flags_[ix] & kLive)) continue;
-            if (track::expired(conns_[ix], now_us, cfg_.tracker))
-                end(ix, track::expiry_reason(conns_[ix]), track::deadline(conns_[ix], cfg_.tracker));
-            else
-                end(ix, track::EndReason::Flushed, now_us);
+        // Each end() finds its key's bucket, at random: take the live connections a
+        // few at a time and fetch their buckets first. No index at or above the
+        // table's high-water mark was ever handed out.
+        constexpr uint32_t kBatch = 16;
+        uint32_t live[kBatch];
+        uint32_t last = cap_;
+        if constexpr (requires { table_.high_water(); }) last = std::min(cap_, table_.high_water());
+        for (uint32_t ix = 0; ix < last;) {
+            uint32_t n = 0;
+            for (; ix < last && n < kBatch; ++ix)
+                if (flags_[ix] & kLive) {
+                    live[n++] = ix;
+                    if constexpr (requires { table_.prefetch(table_.key(ix)); }) table_.prefetch(table_.key(ix));
+                }
+            for (uint32_t i = 0; i < n; ++i) {
+                const uint32_t x = live[i];
+                if (track::expired(conns_[x], now_us, cfg_.tracker))
+                    end(x, track::expiry_reason(conns_[x]), track::deadline(conns_[x], cfg_.tracker));
+                else
+                    end(x, track::EndReason::Flushed, now_us);
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/flow_table.hpp"
 #include "engine/shard.hpp"
 #include "engine/std_table.hpp"
 #include "parse/frame_builder.hpp"
@@ -215,6 +216,39 @@ TEST(Shard, BurstClosingAnIntervalOnEveryPacketLosesNoDetectionReport) {
     EXPECT_EQ(rig.shard->detector().reports_dropped(), 0u);
     ASSERT_EQ(intervals.size(), engine::kMaxBurst);  // 63 closed by a packet, the last by flush
     for (uint32_t i = 0; i < engine::kMaxBurst; ++i) EXPECT_EQ(intervals[i], 100u + 2 * i);
+}
+
+TEST(Shard, FlushEndsEveryLiveConnectionOnceAndEmptiesTheTable) {
+    // On the workers' own table, which flush walks in batches up to its high-water
+    // mark: more connections than a batch, some ended before (holes, reused slots).
+    engine::FlowTable table(1024, 0, 7);
+    Collect sink;
+    engine::ShardConfig cfg;
+    cfg.detect.enabled = false;
+    engine::Shard<engine::FlowTable, Collect> shard(table, sink, cfg);
+    auto send = [&](const Bytes& b, uint64_t ts) {
+        const engine::RawPacket raw{b.data(), static_cast<uint32_t>(b.size()), ts};
+        shard.process(&raw, 1);
+    };
+    uint64_t t = 1'000'000;
+    for (uint16_t p = 1000; p < 1100; ++p) {  // half-open: minutes before they time out
+        send(frame(kClient, p, kServer, 80, S, 1000, 0), t++);
+        send(frame(kServer, 80, kClient, p, S | A, 5000, 1001), t++);
+    }
+    for (uint16_t p = 1000; p < 1100; p += 7)  // 15 reset: they end after the reset delay
+        send(frame(kClient, p, kServer, 80, R | A, 1001, 5001), t++);
+    shard.sweep(t + 10'000'000, 1u << 20);
+    const size_t ended_early = sink.recs.size();
+    EXPECT_EQ(ended_early, 15u);
+    for (uint16_t p = 2000; p < 2010; ++p) send(frame(kClient, p, kServer, 80, S, 1, 0), t + 10'000'000);  // freed slots
+    shard.flush(t + 10'000'001);
+    EXPECT_EQ(sink.recs.size(), 110u);
+    EXPECT_EQ(table.size(), 0u);
+    EXPECT_EQ(shard.stats().live_connections, 0u);
+    std::vector<int> seen(2010, 0);
+    for (const auto& r : sink.recs) ++seen[r.orig_p];
+    for (uint16_t p = 1000; p < 1100; ++p) EXPECT_EQ(seen[p], 1) << p;
+    for (uint16_t p = 2000; p < 2010; ++p) EXPECT_EQ(seen[p], 1) << p;
 }
 
 }  // namespace
