@@ -11,8 +11,14 @@
 # are not in scripts/install-deps.sh). The median of --runs runs per tool, one tool at a time; run it on
 # an otherwise idle machine.
 #
+# --head-to-head N times only softflowd, nfpcapd and wirestate replay, the three in
+# turn, N rounds on each capture, and prints the median and range of each one's wall
+# time: on a VM whose speed drifts between minutes, tools timed in turn see the
+# same drift, where the medians of tools run one after the other need not.
+#
 # usage: bench/peers.sh [--packets N] [--concurrency N] [--out DIR]
 #        [--wirestate PATH] [--wsgen PATH] [--capture FILE] [--runs N (3)]
+#        [--head-to-head N]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 packets=1000000
@@ -22,6 +28,7 @@ ws="$root/build/pipeline/wirestate"
 wsgen="$root/build/bench/gen/wsgen"
 capture=""
 runs=3
+h2h=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --packets) packets=$2; shift 2 ;;
@@ -31,6 +38,7 @@ while [ $# -gt 0 ]; do
     --wsgen) wsgen=$2; shift 2 ;;
     --capture) capture=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --head-to-head) h2h=$2; shift 2 ;;
     *) echo "peers.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -149,6 +157,39 @@ run_pmd() {
       >/dev/null 2>&1
   echo "-"
 }
+
+if [ "$h2h" -gt 0 ]; then
+  declare -A times
+  for variant in full s96; do
+    f=$capture; [ "$variant" = s96 ] && f=$cut96
+    for ((k = 0; k < h2h; ++k)); do
+      for tool in softflowd nfpcapd wirestate; do
+        scratch=$(mktemp -d "$out/run-XXXXXX")
+        "run_$tool" "$f" "$scratch" >/dev/null 2>&1 || true
+        times[$tool-$variant]+="$(cat "$scratch/wall" 2>/dev/null || echo failed) "
+        rm -rf "$scratch"
+      done
+    done
+  done
+  # "median s (min-max)" of the numeric runs, and how many of them did not finish.
+  summary() {
+    printf '%s\n' $1 | awk '/^[0-9.]+$/ {v[++n] = $1; next} {bad++}
+      END {
+        if (n == 0) { print "did not finish"; exit }
+        for (i = 1; i <= n; ++i) for (j = i + 1; j <= n; ++j) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+        printf "%.3f s (%.3f-%.3f)%s", v[int((n + 1) / 2)], v[1], v[n], bad ? ", " bad " did not finish" : ""
+      }'
+  }
+  echo
+  echo "Capture: $(basename "$capture"), $frames packets; cut: editcap -s 96. $h2h rounds, the three in turn."
+  echo
+  echo "| | full size | 96-byte cut |"
+  echo "|---|---|---|"
+  for tool in softflowd nfpcapd wirestate; do
+    echo "| $tool | $(summary "${times[$tool-full]}") | $(summary "${times[$tool-s96]}") |"
+  done
+  exit 0
+fi
 
 declare -A result
 tools=(softflowd nfpcapd argus tcptrace tshark wirestate wirestate2 wirestate_pmd mmap pmd)
