@@ -157,12 +157,6 @@ std::unique_ptr<PcapFile> PcapFile::cursor() const {
     return c;
 }
 
-void PcapFile::populate(const std::atomic<bool>& stop) const noexcept {
-    constexpr uint64_t kStep = uint64_t{32} << 20;
-    for (uint64_t at = 0; at < size_ && !stop.load(std::memory_order_relaxed); at += kStep)
-        populate(at, std::min(size_, at + kStep));
-}
-
 void PcapFile::populate(uint64_t from, uint64_t to) const noexcept {
 #ifndef MADV_POPULATE_READ
     constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14

@@ -16,7 +16,6 @@
 // Anything else is refused at open (NotPcap): the caller may fall back to libpcap.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,10 +53,8 @@ public:
     // the whole file with its own).
     std::unique_ptr<PcapFile> cursor() const;
 
-    // Maps every page of the file now, a step at a time, until done or `stop` is set:
-    // faults taken here (during start-up) are not taken by the readers. Best effort.
-    void populate(const std::atomic<bool>& stop) const noexcept;
-    // Maps the pages of bytes [from, to) now (MADV_POPULATE_READ). Best effort.
+    // Maps the pages of bytes [from, to) now (MADV_POPULATE_READ): faults taken here
+    // are not taken by the readers. Best effort.
     void populate(uint64_t from, uint64_t to) const noexcept;
     // Unmaps the pages wholly inside bytes [from, to) (MADV_DONTNEED): they stay in
     // the page cache, and a reader that comes back to them maps them again. For pages

@@ -3,7 +3,6 @@
 #include <pcap/pcap.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -136,8 +135,7 @@ TEST(PcapFile, CursorsOfOneMappingReadIndependently) {
     const std::string path = (fs::path(WS_SOURCE_ROOT) / "tests/pcaps/scenarios.pcap").string();
     auto f = open_ok(path);
     ASSERT_NE(f, nullptr);
-    std::atomic<bool> stop{false};
-    f->populate(stop);
+    f->populate(0, f->size());
     Frame fr[8];
     ASSERT_EQ(f->next(fr, 8), 8u);  // the original is half-way through...
     auto c = f->cursor();             // ...a cursor starts at the first record
