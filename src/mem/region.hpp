@@ -136,7 +136,8 @@ public:
     T& operator[](size_t i) const noexcept { return p_[i]; }
     T* data() const noexcept { return p_; }
     void populate(const std::atomic<bool>* stop = nullptr) const noexcept { region_.populate(stop); }
-    // Commits the huge pages that elements [first, first + count) lie in.
+    // Commits the pages that elements [first, first + count) lie in (whole huge pages,
+    // or with Commit::Beside the 4 KiB pages: see Region::populate).
     void populate(size_t first, size_t count, const std::atomic<bool>* stop = nullptr,
                   Commit how = Commit::Touch) const noexcept {
         region_.populate(first * sizeof(T), (first + count) * sizeof(T), stop, how);
