@@ -498,6 +498,14 @@ int worker_loop(Worker& w, Shard& shard) {
 int worker_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
     if (w.compact_table) w.compact_table->prefault();  // what start-up's Prefault left, if anything
+    // A port that runs on (live capture, or the endless replay of --infinite-rx)
+    // commits its whole shard now, on the core that will use it: a burst of new
+    // connections, a SYN flood first of all, would otherwise fault in and zero
+    // fresh pages on the packet path (about 400 bytes a connection) while the
+    // port's ring fills. A replay that ends starts at once instead, and Prefault
+    // commits ahead of the worker.
+    if (!g.replay || g.opt->infinite_rx)
+        std::visit([](auto& shard) { shard->prefault_all(); }, w.shard);
     w.ready.store(true, std::memory_order_release);
     while (!g.go.load(std::memory_order_acquire)) rte_pause();
     return std::visit([&](auto& shard) { return worker_loop(w, *shard); }, w.shard);

@@ -193,6 +193,14 @@ public:
         gen_.populate(first, count, stop, how);
         flags_.populate(first, count, stop, how);
     }
+    // Commits all of the shard's memory now: the records, the table's entries where it
+    // keeps some per index, and the eviction queues (for a worker that runs on, so
+    // that no page is faulted in on its packet path; the table's buckets have their own).
+    void prefault_all() const noexcept {
+        prefault_records(0, cap_);
+        fresh_.prefault();
+        retried_.prefault();
+    }
     uint32_t capacity() const noexcept { return cap_; }
 
     const ShardStats& stats() const noexcept { return stats_; }
@@ -251,6 +259,7 @@ private:
             e = ring_[at];
             return true;
         }
+        void prefault() const noexcept { ring_.populate(); }
         bool pop(FifoEntry& e) noexcept {
             if (len_ == 0) return false;
             e = ring_[head_];
