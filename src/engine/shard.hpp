@@ -409,17 +409,21 @@ private:
     // were last touched a table's share of connections ago: fetch the next victims'
     // ahead along the queue. Two steps, since the bucket's address comes from the
     // key: the slot's lines kVictimAhead evictions ahead, the bucket half as far.
+    // Queue entries may be stale (the slot since ended or reused), so the key is
+    // read only from a table that offers prefetch(): it keeps its keys in an array,
+    // where key() of any index is a plain read (rte_hash's looks the slot up).
     void prefetch_victims(const EvictionQueue& q) const noexcept {
+        constexpr bool keys_in_array = requires { table_.prefetch(table_.key(0)); };
         FifoEntry f;
         if (q.peek(kVictimAhead, f)) {
             __builtin_prefetch(&flags_[f.ix]);
             __builtin_prefetch(&gen_[f.ix]);
-            __builtin_prefetch(&table_.key(f.ix));
             __builtin_prefetch(&conns_[f.ix], 1);
             const auto* cold = reinterpret_cast<const char*>(&cold_[f.ix]);
             for (size_t at = 0; at < sizeof(track::ConnCold); at += 64) __builtin_prefetch(cold + at, 1);
+            if constexpr (keys_in_array) __builtin_prefetch(&table_.key(f.ix));
         }
-        if constexpr (requires { table_.prefetch(table_.key(0)); })
+        if constexpr (keys_in_array)
             if (q.peek(kVictimAhead / 2, f)) table_.prefetch(table_.key(f.ix));
     }
 
