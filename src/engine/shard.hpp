@@ -167,7 +167,7 @@ public:
             for (; ix < last && n < kBatch; ++ix)
                 if (flags_[ix] & kLive) {
                     live[n++] = ix;
-                    if constexpr (requires { table_.prefetch(table_.key(ix)); }) table_.prefetch(table_.key(ix));
+                    if constexpr (kTablePrefetches) table_.prefetch(table_.key(ix));
                 }
             for (uint32_t i = 0; i < n; ++i) {
                 const uint32_t x = live[i];
@@ -230,6 +230,10 @@ private:
     // kRetried: an embryonic connection that has shown a second packet (a retransmitted
     // SYN, a SYN-ACK): queued in retried_, evicted only when no one-packet one is left.
     static constexpr uint8_t kRetried = 16;
+    // A table that can fetch a key's bucket ahead (engine::FlowTable) keeps its keys
+    // in an array, where key() of any index is a plain read; rte_hash's key() looks
+    // the slot up, and offers no prefetch.
+    static constexpr bool kTablePrefetches = requires(const Table& t, const flow::FlowKey& k) { t.prefetch(k); };
 
     struct FifoEntry {
         uint32_t ix;
@@ -410,10 +414,8 @@ private:
     // ahead along the queue. Two steps, since the bucket's address comes from the
     // key: the slot's lines kVictimAhead evictions ahead, the bucket half as far.
     // Queue entries may be stale (the slot since ended or reused), so the key is
-    // read only from a table that offers prefetch(): it keeps its keys in an array,
-    // where key() of any index is a plain read (rte_hash's looks the slot up).
+    // read only from a table that offers prefetch() (see kTablePrefetches).
     void prefetch_victims(const EvictionQueue& q) const noexcept {
-        constexpr bool keys_in_array = requires { table_.prefetch(table_.key(0)); };
         FifoEntry f;
         if (q.peek(kVictimAhead, f)) {
             __builtin_prefetch(&flags_[f.ix]);
@@ -421,9 +423,9 @@ private:
             __builtin_prefetch(&conns_[f.ix], 1);
             const auto* cold = reinterpret_cast<const char*>(&cold_[f.ix]);
             for (size_t at = 0; at < sizeof(track::ConnCold); at += 64) __builtin_prefetch(cold + at, 1);
-            if constexpr (keys_in_array) __builtin_prefetch(&table_.key(f.ix));
+            if constexpr (kTablePrefetches) __builtin_prefetch(&table_.key(f.ix));
         }
-        if constexpr (keys_in_array)
+        if constexpr (kTablePrefetches)
             if (q.peek(kVictimAhead / 2, f)) table_.prefetch(table_.key(f.ix));
     }
 
