@@ -84,7 +84,8 @@ constexpr const char* kUsage =
     "  --packets N            legitimate packets to write (default 1000000 unless --connections);\n"
     "                         new connections stop once N are written or scheduled, every\n"
     "                         connection is then completed, so the total is N plus a few\n"
-    "  --connections N        legitimate connections to write instead\n"
+    "  --connections N        legitimate connections to write instead (either one 0: no\n"
+    "                         legitimate traffic, only the flood and the scans)\n"
     "  --concurrency N        connections live at once, packets interleaved (default 1000)\n"
     "  --ipv6-fraction F      share of IPv6 connections (default 0)\n"
     "  --vlan-fraction F      share of connections carried in an 802.1Q tag (default 0)\n"
@@ -160,7 +161,7 @@ Scan parse_scan(const std::string& v) {
 
 Options parse_args(int argc, char** argv) {
     Options o;
-    bool have_victim = false;
+    bool have_victim = false, have_count = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--help" || a == "-h") {
@@ -174,8 +175,11 @@ Options parse_args(int argc, char** argv) {
         }
         if (i + 1 >= argc) usage_error(a + " needs a value");
         const char* v = argv[++i];
-        if (a == "--packets") o.packets = parse_u64(a, v);
-        else if (a == "--connections") o.connections = parse_u64(a, v);
+        if (a == "--packets" || a == "--connections") {
+            if (have_count) usage_error("give --packets or --connections, not both");
+            (a == "--packets" ? o.packets : o.connections) = parse_u64(a, v);
+            have_count = true;
+        }
         else if (a == "--concurrency") {
             uint64_t c = parse_u64(a, v);
             if (c == 0 || c > 50000000) usage_error("--concurrency must be in [1, 50000000]");
@@ -213,8 +217,10 @@ Options parse_args(int argc, char** argv) {
         } else usage_error("unknown option " + a);
     }
     if (o.out.empty()) usage_error("no output file");
-    if (o.packets != 0 && o.connections != 0) usage_error("give --packets or --connections, not both");
-    if (o.packets == 0 && o.connections == 0) o.packets = 1000000;
+    if (!have_count) o.packets = 1000000;
+    // An explicit 0 means no legitimate traffic: a flood or a scan on its own.
+    if (o.packets == 0 && o.connections == 0 && o.flood_pps <= 0 && o.scans.empty())
+        usage_error("nothing to write: no legitimate traffic, no --syn-flood-pps, no --scan");
     if (o.flood_pps > 0 && !have_victim) usage_error("--syn-flood-pps needs --flood-victim IP:PORT");
     if (o.flood_pps > 0 && o.flood_duration_s <= 0) usage_error("--syn-flood-pps needs --flood-duration S");
     return o;
