@@ -29,20 +29,35 @@ wsgen="$root/build/bench/gen/wsgen"
 capture=""
 runs=3
 h2h=0
+# Every argument is checked before anything is installed or generated: one line
+# naming the problem, exit 2.
+die() { echo "peers.sh: $*" >&2; exit 2; }
+count() {  # option value lo hi
+  [[ $2 =~ ^[0-9]+$ ]] && [ "${#2}" -le 9 ] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
+    die "$1: $2 is not a whole number in [$3, $4]"
+}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --packets) packets=$2; shift 2 ;;
-    --concurrency) concurrency=$2; shift 2 ;;
+    --packets | --concurrency | --out | --wirestate | --wsgen | --capture | --runs | --head-to-head)
+      [ $# -ge 2 ] || die "$1 needs a value" ;;&
+    --packets) count "$1" "$2" 1 100000000; packets=$2; shift 2 ;;
+    --concurrency) count "$1" "$2" 1 50000000; concurrency=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --wirestate) ws=$2; shift 2 ;;
     --wsgen) wsgen=$2; shift 2 ;;
     --capture) capture=$2; shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --head-to-head) h2h=$2; shift 2 ;;
-    *) echo "peers.sh: unknown option $1" >&2; exit 2 ;;
+    --runs) count "$1" "$2" 1 1000; runs=$2; shift 2 ;;
+    --head-to-head) count "$1" "$2" 0 1000; h2h=$2; shift 2 ;;
+    *) die "unknown option $1" ;;
   esac
 done
-mkdir -p "$out"
+[ -x "$ws" ] || die "--wirestate $ws: no such executable (build with scripts/build.sh)"
+if [ -n "$capture" ]; then
+  [ -f "$capture" ] && [ -r "$capture" ] || die "--capture $capture: no such readable file"
+else
+  [ -x "$wsgen" ] || die "--wsgen $wsgen: no such executable (build with scripts/build.sh)"
+fi
+mkdir -p "$out" 2>/dev/null || die "--out $out: cannot create the directory"
 
 # ---- the peers ------------------------------------------------------------------
 need=()

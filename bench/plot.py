@@ -29,11 +29,34 @@ def import_matplotlib():
     return plt
 
 
+def usage_error(message):
+    """One line naming the problem, exit 2."""
+    print(f"plot.py: {message}", file=sys.stderr)
+    return 2
+
+
 def main():
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
+    if len(sys.argv) > 3 or any(a.startswith("-") for a in sys.argv[1:]):
+        return usage_error("usage: bench/plot.py [RESULTS.json] [OUT.png]")
     src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "pipeline-results.json")
     dst = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "mpps_vs_connections.png")
-    with open(src) as f:
-        runs = json.load(f)
+    try:
+        with open(src) as f:
+            runs = json.load(f)
+    except OSError as e:
+        return usage_error(f"{src}: {e.strerror}")
+    except ValueError as e:
+        return usage_error(f"{src}: not JSON ({e})")
+    need = ("workers", "live_connections_max", "mpps_median", "mpps_min", "mpps_max", "ceiling_mpps",
+            "ns_per_packet_worker")
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) and all(k in r for k in need)
+                                                          for r in runs):
+        return usage_error(f"{src}: not a non-empty list of bench/pipeline-bench runs")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(dst))):
+        return usage_error(f"{dst}: no such directory")
     newest = {}
     for r in runs:  # later entries replace earlier ones
         newest[(r["workers"], r.get("flow_table", "rte_hash"),
