@@ -6,6 +6,7 @@
 //
 // usage: bench-capture FILE [--no-detect] [--passes N (3)] [--flow-table-size N (1048576)]
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,9 +34,18 @@ struct CountSink {
 };
 
 int usage(const char* why) {
-    std::fprintf(stderr, "bench-capture: %s\nusage: bench-capture FILE [--no-detect] [--passes N] [--flow-table-size N]\n",
+    std::fprintf(stderr, "bench-capture: %s (usage: bench-capture FILE [--no-detect] [--passes N] [--flow-table-size N])\n",
                  why);
     return 2;
+}
+
+// A whole number in [lo, hi], or 0 with `ok` false.
+uint64_t parse_count(const char* v, uint64_t lo, uint64_t hi, bool& ok) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(v, &end, 10);
+    ok = *v >= '0' && *v <= '9' && *end == '\0' && errno == 0 && n >= lo && n <= hi;
+    return ok ? n : 0;
 }
 
 }  // namespace
@@ -48,9 +58,18 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--no-detect") detect = false;
-        else if (a == "--passes" && i + 1 < argc) passes = static_cast<unsigned>(std::max(1, std::atoi(argv[++i])));
-        else if (a == "--flow-table-size" && i + 1 < argc) table_size = static_cast<uint32_t>(std::atol(argv[++i]));
-        else return usage(("unknown option " + a).c_str());
+        else if (a == "--passes" || a == "--flow-table-size") {
+            if (i + 1 >= argc) return usage((a + " needs a value").c_str());
+            const bool p = a == "--passes";
+            const uint64_t lo = p ? 1 : 64, hi = p ? 1000 : uint64_t{1} << 28;  // wirestate's table sizes
+            bool ok = false;
+            const uint64_t n = parse_count(argv[++i], lo, hi, ok);
+            if (!ok)
+                return usage((a + ": " + argv[i] + " is not a whole number in [" + std::to_string(lo) + ", " +
+                              std::to_string(hi) + "]").c_str());
+            if (p) passes = static_cast<unsigned>(n);
+            else table_size = static_cast<uint32_t>(n);
+        } else return usage(("unknown option " + a).c_str());
     }
     capture::PcapFile::OpenError err;
     std::string why;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../tests/parse/frame_builder.hpp"
+#include "bench_main.hpp"
 #include "parse/packet.hpp"
 
 namespace {
@@ -203,4 +204,6 @@ BENCHMARK_CAPTURE(BM_Parse, truncated_tcp, Shape::Truncated);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    return ws::bench::init_benchmarks(argc, argv) ? ws::bench::run_benchmarks() : 2;
+}

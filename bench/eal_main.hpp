@@ -2,7 +2,6 @@
 // the EAL without hugepages or PCI on one lcore, runs the benchmarks, cleans up.
 #pragma once
 
-#include <benchmark/benchmark.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -10,9 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
+
 namespace ws::bench {
 
 inline int run_under_eal(int argc, char** argv, const char* name) {
+    if (!init_benchmarks(argc, argv)) return 2;
     std::vector<std::string> args = {name,       "--no-huge", "--no-pci", "--no-shconf",
                                      "-m",       "6144",      "--log-level=lib.*:error",
                                      "--no-telemetry", "-l",  "0"};
@@ -22,9 +24,7 @@ inline int run_under_eal(int argc, char** argv, const char* name) {
         std::fprintf(stderr, "%s: EAL initialisation failed: %s\n", name, rte_strerror(rte_errno));
         return 2;
     }
-    benchmark::Initialize(&argc, argv);
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
+    run_benchmarks();
     rte_eal_cleanup();
     return 0;
 }
