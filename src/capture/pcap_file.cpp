@@ -93,7 +93,7 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
         magic = __builtin_bswap32(magic);
     } else {
         err = OpenError::NotPcap;
-        why = path + " is not a classic pcap file";
+        why = path + " is neither a pcap nor a pcapng file";
         ::close(fd);
         return nullptr;
     }
