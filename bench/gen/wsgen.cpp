@@ -179,8 +179,7 @@ Options parse_args(int argc, char** argv) {
             if (have_count) usage_error("give --packets or --connections, not both");
             (a == "--packets" ? o.packets : o.connections) = parse_u64(a, v);
             have_count = true;
-        }
-        else if (a == "--concurrency") {
+        } else if (a == "--concurrency") {
             uint64_t c = parse_u64(a, v);
             if (c == 0 || c > 50000000) usage_error("--concurrency must be in [1, 50000000]");
             o.concurrency = static_cast<uint32_t>(c);
