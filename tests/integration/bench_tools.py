@@ -28,7 +28,10 @@ def check(name, ok, detail=""):
 
 def rejects(name, cmd, must_name):
     """cmd exits 2 with one stderr line that names the problem (contains must_name)."""
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:  # it ignored the argument and ran
+        return check(f"{name} rejects {' '.join(cmd[1:])!r}", False, "still running after 120 s")
     lines = p.stderr.strip().splitlines()
     ok = p.returncode == 2 and len(lines) == 1 and must_name in lines[0]
     check(f"{name} rejects {' '.join(cmd[1:])!r}", ok,
