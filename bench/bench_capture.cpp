@@ -6,7 +6,6 @@
 //
 // usage: bench-capture FILE [--no-detect] [--passes N (3)] [--flow-table-size N (1048576)]
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "args.hpp"
 #include "capture/pcap_file.hpp"
 #include "engine/flow_table.hpp"
 #include "engine/shard.hpp"
@@ -39,15 +39,6 @@ int usage(const char* why) {
     return 2;
 }
 
-// A whole number in [lo, hi], or 0 with `ok` false.
-uint64_t parse_count(const char* v, uint64_t lo, uint64_t hi, bool& ok) {
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long n = std::strtoull(v, &end, 10);
-    ok = *v >= '0' && *v <= '9' && *end == '\0' && errno == 0 && n >= lo && n <= hi;
-    return ok ? n : 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,13 +53,12 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) return usage((a + " needs a value").c_str());
             const bool p = a == "--passes";
             const uint64_t lo = p ? 1 : 64, hi = p ? 1000 : uint64_t{1} << 28;  // wirestate's table sizes
-            bool ok = false;
-            const uint64_t n = parse_count(argv[++i], lo, hi, ok);
-            if (!ok)
+            const auto n = bench::whole_number(argv[++i], lo, hi);
+            if (!n)
                 return usage((a + ": " + argv[i] + " is not a whole number in [" + std::to_string(lo) + ", " +
                               std::to_string(hi) + "]").c_str());
-            if (p) passes = static_cast<unsigned>(n);
-            else table_size = static_cast<uint32_t>(n);
+            if (p) passes = static_cast<unsigned>(*n);
+            else table_size = static_cast<uint32_t>(*n);
         } else return usage(("unknown option " + a).c_str());
     }
     capture::PcapFile::OpenError err;

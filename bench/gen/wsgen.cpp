@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+#include "../args.hpp"
+
 namespace {
 
 // ---- options ----------------------------------------------------------------------
@@ -117,11 +119,9 @@ bool parse_ip(std::string_view s, Endpoint& e) {
 }
 
 uint64_t parse_u64(const std::string& opt, const char* v) {
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long x = std::strtoull(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || v[0] == '-') usage_error(opt + ": not a count: " + v);
-    return x;
+    const auto x = ws::bench::whole_number(v);
+    if (!x) usage_error(opt + ": not a count: " + v);
+    return *x;
 }
 
 double parse_double(const std::string& opt, const char* v, double lo, double hi) {
