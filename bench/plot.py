@@ -50,7 +50,7 @@ def main():
         return usage_error(f"{src}: {e.strerror}")
     except ValueError as e:
         return usage_error(f"{src}: not JSON ({e})")
-    need = ("workers", "live_connections_max", "mpps_median", "mpps_min", "mpps_max", "ceiling_mpps",
+    need = ("date", "workers", "live_connections_max", "mpps_median", "mpps_min", "mpps_max", "ceiling_mpps",
             "ns_per_packet_worker")
     if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) and all(k in r for k in need)
                                                           for r in runs):
@@ -70,7 +70,11 @@ def main():
         y = [p[1]["mpps_median"] for p in pts]
         lo = [p[1]["mpps_median"] - p[1]["mpps_min"] for p in pts]
         hi = [p[1]["mpps_max"] - p[1]["mpps_median"] for p in pts]
-        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, label=f"wirestate, {w} worker{'s' if w > 1 else ''}, {table} table")
+        # Which build and day each line shows (pipeline-bench records the commit since 2026-11-22).
+        made = sorted({(p[1]["date"], p[1].get("commit") or "commit not recorded") for p in pts})
+        when = "; ".join(f"{c}, {d}" for d, c in made)
+        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3,
+                    label=f"wirestate, {w} worker{'s' if w > 1 else ''}, {table} table ({when})")
         for xi, p in zip(x, pts):
             ax.annotate(f"{p[1]['mpps_median']:.2f}\n{p[1]['ns_per_packet_worker'][0]:.0f} ns/pkt", (xi, p[1]["mpps_median"]),
                         textcoords="offset points", xytext=(6, 6 - 26 * series), fontsize=7)

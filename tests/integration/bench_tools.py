@@ -5,7 +5,7 @@ problem, and exit 2, before anything is installed, generated or run. And each
 does its job on a small input: wsgen writes a flood with no legitimate traffic
 (which wirestate replays into one S0 record per spoofed SYN and an alert),
 bench-capture prints its median, and pipeline-bench's last line is the JSON
-object the issue specifies.
+object the issue specifies, and each run it keeps names its machine and commit.
 
 Timings are printed by these programs, never judged here.
 
@@ -114,8 +114,15 @@ def main():
               p.returncode == 0 and all(k in summary for k in keys) and summary["mpps"] > 0
               and summary["ceiling_mpps"] > 0 and summary["drops"] == 0,
               f"exit {p.returncode}, last line {last[:300]!r}, stderr {p.stderr.strip()[-300:]!r}")
-        check("pipeline-bench appends its runs to --results",
-              os.path.exists(results) and len(json.load(open(results))) == 1)
+        saved = json.load(open(results)) if os.path.exists(results) else []
+        check("pipeline-bench appends its runs to --results", len(saved) == 1)
+        # A figure is only worth keeping with what it was measured on and from.
+        run = saved[0] if saved else {}
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        check("pipeline-bench records the machine and the commit of each run",
+              run.get("machine", {}).get("cpus") == os.cpu_count() and "commit" in run
+              and (head.returncode != 0 or str(run["commit"]).startswith(head.stdout.strip())),
+              f"machine {run.get('machine')!r}, commit {run.get('commit')!r}")
         rejects("plot.py", [plot, results, os.path.join(tmp, "no", "dir.png")], "no such directory")
 
         # ---- bench-capture and the Google Benchmark programs
