@@ -165,6 +165,11 @@ TEST(Shard, SharesOfEveryFrameTrackEachConnectionOnceAndCountEachFrameOnce) {
     arp[12] = 0x08, arp[13] = 0x06;
     pkts.insert(pkts.begin() + 7, {arp, 1'000'005});
     pkts.insert(pkts.begin() + 50, {Bytes{0x00, 0x01}, 1'020'000});  // a runt: malformed
+    // IPv4 TCP that the parser rejects (a data offset below 5): it has no flow to
+    // place it by, so it is counted by its frame number, once.
+    Bytes bad_doff = frame(kClient, 999, kServer, 80, A, 1, 1);
+    bad_doff[14 + 20 + 12] = 0x40;
+    pkts.insert(pkts.begin() + 90, {bad_doff, 1'040'000});
 
     auto run = [&](Rig& rig, uint32_t share, uint32_t shares) {
         std::vector<engine::RawPacket> raw;
@@ -184,7 +189,8 @@ TEST(Shard, SharesOfEveryFrameTrackEachConnectionOnceAndCountEachFrameOnce) {
     EXPECT_EQ(sa.packets_rx + sb.packets_rx, s1.packets_rx);
     EXPECT_EQ(sa.packets_tcp + sb.packets_tcp, s1.packets_tcp);
     EXPECT_EQ(sa.packets_non_tcp + sb.packets_non_tcp, 1u);
-    EXPECT_EQ(sa.packets_malformed + sb.packets_malformed, 1u);
+    EXPECT_EQ(s1.packets_malformed, 2u);
+    EXPECT_EQ(sa.packets_malformed + sb.packets_malformed, 2u);
     EXPECT_GT(a.sink.recs.size(), 5u);  // both shares hold some of the 40
     EXPECT_GT(b.sink.recs.size(), 5u);
     ASSERT_EQ(a.sink.recs.size() + b.sink.recs.size(), one.sink.recs.size());
