@@ -14,6 +14,15 @@
 #include <string>
 #include <vector>
 
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+// Under callgrind (bench/instructions), instructions are counted between two of
+// these: the timed part of a pass, and all of it. Natively a few no-op instructions.
+#define WS_COUNT_INSTRUCTIONS() CALLGRIND_TOGGLE_COLLECT
+#else
+#define WS_COUNT_INSTRUCTIONS() ((void)0)
+#endif
+
 #include "args.hpp"
 #include "capture/pcap_file.hpp"
 #include "engine/flow_table.hpp"
@@ -85,6 +94,7 @@ int main(int argc, char** argv) {
         capture::Frame fr[kBurst];
         engine::RawPacket raw[kBurst];
         const auto t0 = std::chrono::steady_clock::now();
+        WS_COUNT_INSTRUCTIONS();
         while (const uint32_t n = reader->next(fr, kBurst)) {
             for (uint32_t i = 0; i < n; ++i) raw[i] = {fr[i].data, fr[i].caplen, fr[i].ts_us};
             shard->process(raw, n);
@@ -92,6 +102,7 @@ int main(int argc, char** argv) {
             shard->detector().drain([](const detect::IntervalReport&) { return true; });
         }
         shard->flush(shard->now());
+        WS_COUNT_INSTRUCTIONS();
         const auto t1 = std::chrono::steady_clock::now();
         ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(frames));
         std::printf("pass %u: %.1f ns/packet (%llu packets, %llu connections, detection %s)\n", p + 1, ns.back(),

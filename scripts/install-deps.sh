@@ -11,6 +11,8 @@ packages=(
   libdpdk-dev dpdk libspdlog-dev libfmt-dev libpcap-dev libgtest-dev libbenchmark-dev libtomlplusplus-dev
   # integration tests: real kernel TCP in network namespaces, captures, helpers
   iproute2 ethtool tcpdump tshark python3 curl procps
+  # benchmarks that CI checks: instruction counts (bench/instructions)
+  valgrind
 )
 
 missing=()

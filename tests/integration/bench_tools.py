@@ -4,8 +4,9 @@ a missing file or a file of the wrong kind is one line on stderr naming the
 problem, and exit 2, before anything is installed, generated or run. And each
 does its job on a small input: wsgen writes a flood with no legitimate traffic
 (which wirestate replays into one S0 record per spoofed SYN and an alert),
-bench-capture prints its median, and pipeline-bench's last line is the JSON
-object the issue specifies, and each run it keeps names its machine and commit.
+bench-capture prints its median, pipeline-bench's last line is the JSON
+object the issue specifies, and each run it keeps names its machine and commit;
+bench/instructions counts a pass of bench-capture by stage.
 
 Timings are printed by these programs, never judged here.
 
@@ -47,6 +48,7 @@ def main():
     pipeline_bench = os.path.join(root, "bench", "pipeline-bench")
     peers = os.path.join(root, "bench", "peers.sh")
     plot = os.path.join(root, "bench", "plot.py")
+    instructions = os.path.join(root, "bench", "instructions")
 
     with tempfile.TemporaryDirectory() as tmp:
         not_capture = os.path.join(tmp, "notes.txt")
@@ -142,6 +144,27 @@ def main():
                   and "10000 packets, 10000 connections" in p.stdout, p.stdout.strip()[-300:])
             for prog in (bench_parse, bench_table):
                 rejects(os.path.basename(prog), [prog, "--bogus"], "--bogus")
+
+        # ---- instructions: bench-capture's pass counted by callgrind, in a build of its own
+        for args, named in (([missing], missing), ([not_capture], not_capture), ([flood, "--top", "x"], "--top"),
+                            ([flood, "--keep", os.path.join(tmp, "no", "cg.out")], "--keep")):
+            rejects("instructions", [instructions, *args], named)
+        p = subprocess.run([instructions, flood, "--build", os.path.join(tmp, "build-vg"), "--top", "3"],
+                           capture_output=True, text=True, timeout=1200)
+        last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+        try:
+            counted = json.loads(last)
+        except ValueError:
+            counted = {}
+        stages = counted.get("stages", {})
+        total = counted.get("instructions_per_packet", 0)
+        # Every instruction of the pass belongs to one stage, and a flood of bare
+        # SYNs is parsed, looked up, tracked and counted by the detector.
+        check("instructions counts a pass by stage",
+              p.returncode == 0 and counted.get("packets") == 10000 and total > 0
+              and abs(sum(stages.values()) - total) <= 0.01 * total
+              and all(stages.get(k, 0) > 0 for k in ("reader", "parser", "flow table", "tracker", "detection")),
+              f"exit {p.returncode}, last line {last[:300]!r}, stderr {p.stderr.strip()[-300:]!r}")
 
     print(f"bench-tools: {len(failures)} failed")
     return 1 if failures else 0
