@@ -278,6 +278,46 @@ TEST(Tcp, SackWithTimestampsLikeLinux) {
     EXPECT_EQ(v.opt.sack[0][1], 200u);
 }
 
+TEST(Tcp, AlignedTimestampsReadAsTheWalkReadsThem) {
+    // NOP, NOP, TS is taken in one compare; the same option in other places, and
+    // layouts that only resemble it, go through the walk. Every field must agree.
+    const uint32_t val = 0x89abcdefu, ecr = 0x01234567u;
+    auto opts_of = [](const Bytes& options, size_t cut = 0) {
+        Tcp t;
+        t.flags = flag::Ack;
+        t.options = options;
+        const Bytes f = eth_ipv4_tcp({}, t);
+        return cut ? parse_prefix(f, cut) : parse_frame(f);
+    };
+    auto same = [](const PacketView& a, const PacketView& b) {
+        EXPECT_EQ(a.kind, b.kind);
+        EXPECT_EQ(a.opt.has_ts, b.opt.has_ts);
+        EXPECT_EQ(a.opt.ts_val, b.opt.ts_val);
+        EXPECT_EQ(a.opt.ts_ecr, b.opt.ts_ecr);
+        EXPECT_EQ(a.opt.has_mss || a.opt.has_wscale || a.opt.sack_permitted || a.opt.sack_blocks,
+                  b.opt.has_mss || b.opt.has_wscale || b.opt.sack_permitted || b.opt.sack_blocks);
+    };
+    const PacketView aligned = opts_of(Opts().nop().nop().ts(val, ecr).b);
+    ASSERT_EQ(aligned.kind, Kind::Tcp);
+    EXPECT_TRUE(aligned.opt.has_ts);
+    EXPECT_EQ(aligned.opt.ts_val, val);
+    EXPECT_EQ(aligned.opt.ts_ecr, ecr);
+    EXPECT_FALSE(aligned.opt.has_mss || aligned.opt.has_wscale || aligned.opt.sack_permitted);
+    EXPECT_EQ(aligned.opt.sack_blocks, 0);
+    same(aligned, opts_of(Opts().ts(val, ecr).nop().nop().b));             // the walk, same option
+    same(aligned, opts_of(Opts().nop().nop().ts(val, ecr).nop().nop().nop().nop().b));  // 16 bytes
+    // The same twelve bytes cut by the capture: the walk keeps what it can.
+    const PacketView cut = opts_of(Opts().nop().nop().ts(val, ecr).b, 14 + 20 + 20 + 8);
+    ASSERT_EQ(cut.kind, Kind::Tcp);
+    EXPECT_TRUE(cut.options_truncated);
+    EXPECT_FALSE(cut.opt.has_ts);
+    // Look-alikes: a wrong timestamp length is still malformed, another kind is skipped.
+    expect_malformed(opts_of(Opts().nop().nop().raw({8, 11, 0, 0, 0, 1, 0, 0, 0, 2}).b), Reason::OptionOverrun);
+    const PacketView other = opts_of(Opts().nop().nop().raw({9, 10, 0, 0, 0, 1, 0, 0, 0, 2}).b);
+    ASSERT_EQ(other.kind, Kind::Tcp);
+    EXPECT_FALSE(other.opt.has_ts);
+}
+
 TEST(Tcp, UnknownOptionKindsAreSkippedByLength) {
     // MPTCP (30, len 12) and TCP Fast Open (34, len 10) before an MSS we must still find.
     Tcp t;
