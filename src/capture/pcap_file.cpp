@@ -31,6 +31,13 @@ uint16_t load16(const uint8_t* p, bool swapped) noexcept {
     return swapped ? __builtin_bswap16(v) : v;
 }
 
+template <bool Swapped>
+uint32_t load32_as(const uint8_t* p) noexcept {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return Swapped ? __builtin_bswap32(v) : v;
+}
+
 uint64_t load64(const uint8_t* p, bool swapped) noexcept {
     uint64_t v;
     std::memcpy(&v, p, 8);
@@ -206,13 +213,24 @@ bool PcapFile::describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t&
     return true;
 }
 
-uint64_t PcapFile::ts_us(const Interface& ifc, uint64_t t) const noexcept {
-    const uint64_t sec = t / ifc.units + static_cast<uint64_t>(ifc.offset_s), frac = t % ifc.units;
+namespace {
+
+[[gnu::noinline]] uint64_t scaled_ts_us(uint64_t units, int64_t offset_s, uint64_t t) noexcept {
+    const uint64_t sec = t / units + static_cast<uint64_t>(offset_s), frac = t % units;
     __extension__ using u128 = unsigned __int128;  // frac * 10^6 may not fit 64 bits (binary resolutions)
-    const auto us = ifc.units == 1000000 ? frac : static_cast<uint64_t>(u128{frac} * 1000000u / ifc.units);
-    return sec * 1000000u + us;
+    return sec * 1000000u + static_cast<uint64_t>(u128{frac} * 1000000u / units);
 }
 
+}  // namespace
+
+inline uint64_t PcapFile::ts_us(const Interface& ifc, uint64_t t) noexcept {
+    // Microsecond units, the default and nearly every file: seconds * 10^6 plus the
+    // remainder is t itself (modulo 2^64, as in scaled_ts_us), plus the offset.
+    if (ifc.units == 1000000) return t + static_cast<uint64_t>(ifc.offset_s) * 1000000u;
+    return scaled_ts_us(ifc.units, ifc.offset_s, t);
+}
+
+namespace {
 
 // A record's header says where the next one starts, so reading a capture is a chain
 // of dependent loads; at full frame size each is a miss the hardware prefetcher does
@@ -222,32 +240,49 @@ uint64_t PcapFile::ts_us(const Interface& ifc, uint64_t t) const noexcept {
 // 229 ms of processing (medians of 5; 2, 8 and 32 KiB ahead measured about the same).
 constexpr uint64_t kReadAhead = 2048;
 
-inline void PcapFile::read_ahead() noexcept {
-    const uint64_t want = std::min(pos_ + kReadAhead, size_);
-    if (ahead_ < pos_) ahead_ = pos_ & ~uint64_t{63};
-    for (; ahead_ < want; ahead_ += 64) __builtin_prefetch(base_ + ahead_);
+// Returns the new `ahead` (see PcapFile::ahead_).
+inline uint64_t read_ahead(const uint8_t* base, uint64_t size, uint64_t pos, uint64_t ahead) noexcept {
+    const uint64_t want = std::min(pos + kReadAhead, size);
+    if (ahead < pos) ahead = pos & ~uint64_t{63};
+    for (; ahead < want; ahead += 64) __builtin_prefetch(base + ahead);
+    return ahead;
 }
+
+}  // namespace
 
 uint32_t PcapFile::next(Frame* out, uint32_t n) noexcept {
-    return format_ == Format::Pcap ? next_pcap(out, n) : next_pcapng(out, n);
+    if (status_ != Status::Ok) return 0;
+    if (format_ == Format::Pcap) return swapped_ ? next_pcap<true>(out, n) : next_pcap<false>(out, n);
+    return swapped_ ? next_pcapng<true>(out, n) : next_pcapng<false>(out, n);
 }
 
+// The cursor is kept in locals while frames are written to `out`, which the
+// compiler cannot tell apart from the members (it would reload them per frame),
+// and the byte order is a constant of each instance.
+template <bool Swapped>
 uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
+    const uint8_t* const base = base_;
+    const uint64_t size = size_;
+    const uint32_t snaplen = snaplen_;
+    uint64_t pos = pos_, ahead = ahead_;
+    const Interface* ifc = ifaces_.data();
+    size_t nif = ifaces_.size();
+    Status st = Status::Ok;
     uint32_t k = 0;
-    while (k < n && status_ == Status::Ok) {
-        const uint64_t left = size_ - pos_;
+    while (k < n) {
+        const uint64_t left = size - pos;
         if (left < 12) {
-            status_ = left == 0 ? Status::End : Status::Truncated;
+            st = left == 0 ? Status::End : Status::Truncated;
             break;
         }
-        const uint8_t* b = base_ + pos_;
-        const uint32_t type = load32(b, swapped_), len = load32(b + 4, swapped_);
+        const uint8_t* b = base + pos;
+        const uint32_t type = load32_as<Swapped>(b), len = load32_as<Swapped>(b + 4);
         if (len < 12 || len % 4 != 0) {
-            status_ = Status::BadRecord;
+            st = Status::BadRecord;
             break;
         }
         if (len > left) {
-            status_ = Status::Truncated;
+            st = Status::Truncated;
             break;
         }
         bool bad = false;
@@ -257,20 +292,20 @@ uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
                     bad = true;
                     break;
                 }
-                const uint32_t iface = load32(b + 8, swapped_), caplen = load32(b + 20, swapped_);
+                const uint32_t iface = load32_as<Swapped>(b + 8), caplen = load32_as<Swapped>(b + 20);
                 // Beyond the snap length is an error in pcapng (libpcap: "bigger than snaplen").
-                if (iface >= ifaces_.size() || caplen > len - kEpbMin || caplen > snaplen_) {
+                if (iface >= nif || caplen > len - kEpbMin || caplen > snaplen) {
                     bad = true;
                     break;
                 }
-                const uint64_t t = (uint64_t{load32(b + 12, swapped_)} << 32) | load32(b + 16, swapped_);
-                out[k++] = {b + 28, caplen, load32(b + 24, swapped_), ts_us(ifaces_[iface], t)};
+                const uint64_t t = (uint64_t{load32_as<Swapped>(b + 12)} << 32) | load32_as<Swapped>(b + 16);
+                out[k++] = {b + 28, caplen, load32_as<Swapped>(b + 24), ts_us(ifc[iface], t)};
                 break;
             }
             case kSpb: {  // no time stamp, no captured length: the original one cut to the snap length
-                const uint32_t wirelen = len >= kSpbMin ? load32(b + 8, swapped_) : 0;
-                const uint32_t caplen = std::min(wirelen, snaplen_);
-                if (len < kSpbMin || ifaces_.empty() || caplen > len - kSpbMin) {
+                const uint32_t wirelen = len >= kSpbMin ? load32_as<Swapped>(b + 8) : 0;
+                const uint32_t caplen = std::min(wirelen, snaplen);
+                if (len < kSpbMin || nif == 0 || caplen > len - kSpbMin) {
                     bad = true;
                     break;
                 }
@@ -278,56 +313,72 @@ uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
                 break;
             }
             case kIdb: {
-                uint32_t linktype, snaplen;
-                Interface ifc;
+                uint32_t linktype, idb_snaplen;
                 // Every interface must share the first one's link type, as libpcap requires.
-                bad = !describe(pos_, len, linktype, snaplen, ifc) || linktype != linktype_;
-                if (!bad) ifaces_.push_back(ifc);
+                Interface desc;
+                bad = !describe(pos, len, linktype, idb_snaplen, desc) || linktype != linktype_;
+                if (!bad) ifaces_.push_back(desc);
+                ifc = ifaces_.data();
+                nif = ifaces_.size();
                 break;
             }
             case kShb: {  // a new section: same byte order, interfaces described anew
                 uint32_t bom;
                 std::memcpy(&bom, b + 8, 4);
-                bad = len < kShbMin || bom != (swapped_ ? __builtin_bswap32(kByteOrder) : kByteOrder);
+                bad = len < kShbMin || bom != (Swapped ? __builtin_bswap32(kByteOrder) : kByteOrder);
                 ifaces_.clear();
+                nif = 0;
                 break;
             }
             default: break;  // statistics, name resolution, custom blocks: not ours
         }
         if (bad) {
-            status_ = Status::BadRecord;
+            st = Status::BadRecord;
             break;
         }
-        pos_ += len;
-        read_ahead();
+        pos += len;
+        ahead = read_ahead(base, size, pos, ahead);
     }
+    pos_ = pos;
+    ahead_ = ahead;
+    status_ = st;
     return k;
 }
 
+template <bool Swapped>
 uint32_t PcapFile::next_pcap(Frame* out, uint32_t n) noexcept {
+    const uint8_t* const base = base_;
+    const uint64_t size = size_;
+    const uint32_t snaplen = snaplen_;
+    const bool nano = nano_;
+    uint64_t pos = pos_, ahead = ahead_;
+    Status st = Status::Ok;
     uint32_t k = 0;
-    while (k < n && status_ == Status::Ok) {
-        const uint64_t left = size_ - pos_;
+    while (k < n) {
+        const uint64_t left = size - pos;
         if (left < kRecordHeader) {
-            status_ = left == 0 ? Status::End : Status::Truncated;
+            st = left == 0 ? Status::End : Status::Truncated;
             break;
         }
-        const uint8_t* h = base_ + pos_;
-        const uint32_t sec = load32(h, swapped_), frac = load32(h + 4, swapped_);
-        const uint32_t caplen = load32(h + 8, swapped_), wirelen = load32(h + 12, swapped_);
+        const uint8_t* h = base + pos;
+        const uint32_t sec = load32_as<Swapped>(h), frac = load32_as<Swapped>(h + 4);
+        const uint32_t caplen = load32_as<Swapped>(h + 8), wirelen = load32_as<Swapped>(h + 12);
         if (caplen > kMaxCaplen) {
-            status_ = Status::BadRecord;
+            st = Status::BadRecord;
             break;
         }
         if (left - kRecordHeader < caplen) {
-            status_ = Status::Truncated;
+            st = Status::Truncated;
             break;
         }
-        out[k++] = {h + kRecordHeader, std::min(caplen, snaplen_), wirelen,
-                    uint64_t{sec} * 1'000'000u + (nano_ ? frac / 1000u : frac)};
-        pos_ += kRecordHeader + caplen;
-        read_ahead();
+        out[k++] = {h + kRecordHeader, std::min(caplen, snaplen), wirelen,
+                    uint64_t{sec} * 1'000'000u + (nano ? frac / 1000u : frac)};
+        pos += kRecordHeader + caplen;
+        ahead = read_ahead(base, size, pos, ahead);
     }
+    pos_ = pos;
+    ahead_ = ahead;
+    status_ = st;
     return k;
 }
 

@@ -83,12 +83,13 @@ private:
 
     PcapFile() = default;
     PcapFile(const PcapFile&) = default;  // cursor()
+    template <bool Swapped>
     uint32_t next_pcap(Frame* out, uint32_t n) noexcept;
+    template <bool Swapped>
     uint32_t next_pcapng(Frame* out, uint32_t n) noexcept;
-    void read_ahead() noexcept;
     // Reads an Interface Description Block's link type, snap length and options.
     bool describe(uint64_t at, uint32_t len, uint32_t& linktype, uint32_t& snaplen, Interface& ifc) const noexcept;
-    uint64_t ts_us(const Interface& ifc, uint64_t t) const noexcept;
+    static uint64_t ts_us(const Interface& ifc, uint64_t t) noexcept;
 
     std::shared_ptr<const uint8_t> map_;  // the mapping, unmapped with its last reader
     const uint8_t* base_ = nullptr;

@@ -272,9 +272,11 @@ TEST(PcapFile, PcapngPacketsOfEveryInterfaceAndResolutionReadAsLibpcapReadsThem)
         ng.block(5, std::vector<uint8_t>(20, 0));  // an Interface Statistics Block: skipped
         ng.idb(1, 65535, 9, 3600);          // nanoseconds, one hour later
         ng.idb(1, 65535, 0x80 | 20);        // 2^-20 s
+        ng.idb(1, 65535, 6, -60);           // microseconds said outright, a minute earlier
         ng.epb(0, 1700000000123456ull, std::vector<uint8_t>(61, 0x01));
         ng.epb(1, 1700000000123456789ull, std::vector<uint8_t>(60, 0x02), 1514);
         ng.epb(2, (uint64_t{1700000000} << 20) + 524288, std::vector<uint8_t>(64, 0x03));  // .5 s
+        ng.epb(3, 1700000000123456ull, std::vector<uint8_t>(60, 0x06));
         ng.spb(std::vector<uint8_t>(62, 0x04));
         ng.shb();  // a second section describes its interfaces anew
         ng.idb(1, 65535, 3);  // milliseconds
@@ -287,13 +289,14 @@ TEST(PcapFile, PcapngPacketsOfEveryInterfaceAndResolutionReadAsLibpcapReadsThem)
         const auto got = read_all(*f, 2);
         EXPECT_EQ(f->status(), PcapFile::Status::End);
         expect_same(got, libpcap_frames(t.path()));
-        ASSERT_EQ(got.size(), 5u);
+        ASSERT_EQ(got.size(), 6u);
         EXPECT_EQ(got[0].ts_us, 1700000000123456u);
         EXPECT_EQ(got[1].ts_us, 1700003600123456u);
         EXPECT_EQ(got[1].wirelen, 1514u);
         EXPECT_EQ(got[2].ts_us, 1700000000500000u);
-        EXPECT_EQ(got[3].ts_us, 0u);
-        EXPECT_EQ(got[4].ts_us, 1700000000123000u);
+        EXPECT_EQ(got[3].ts_us, 1699999940123456u);
+        EXPECT_EQ(got[4].ts_us, 0u);
+        EXPECT_EQ(got[5].ts_us, 1700000000123000u);
     }
 }
 
