@@ -1040,10 +1040,6 @@ uint64_t deadline(const Conn& c, const TrackerConfig& cfg) noexcept {
     return c.last_ts_us + cfg.half_open_timeout_us;
 }
 
-bool expired(const Conn& c, uint64_t now_us, const TrackerConfig& cfg) noexcept {
-    return now_us >= deadline(c, cfg);
-}
-
 EndReason expiry_reason(const Conn& c) noexcept {
     if (timer_effective(c) && c.timer != TimerKind::Attempt) return EndReason::Closed;
     return EndReason::Timeout;

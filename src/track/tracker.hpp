@@ -6,6 +6,7 @@
 // throws, locks or logs.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "flow/flow_key.hpp"
@@ -66,7 +67,18 @@ uint64_t deadline(const Conn& c, const TrackerConfig& cfg) noexcept;
 // and init() a fresh connection with the packet: Zeek removes connections on
 // fixed timers (attempt 5 s after the SYN, 5 s after the close) that later
 // packets do not extend.
-bool expired(const Conn& c, uint64_t now_us, const TrackerConfig& cfg) noexcept;
+//
+// Asked for every packet, and nearly always no: deadline() is never earlier than
+// the shortest timeout after the last packet, nor (with a timer armed) than the
+// shortest delay after the event that armed it, so within both it is not called.
+inline bool expired(const Conn& c, uint64_t now_us, const TrackerConfig& cfg) noexcept {
+    const uint64_t quiet = std::min(std::min(cfg.syn_timeout_us, cfg.half_open_timeout_us),
+                                    std::min(cfg.established_timeout_us, cfg.closing_timeout_us));
+    const uint64_t delay = std::min(std::min(cfg.syn_timeout_us, cfg.close_delay_us),
+                                    std::min(cfg.reset_delay_us, cfg.partial_close_delay_us));
+    if (now_us < c.last_ts_us + quiet && (c.timer == TimerKind::None || now_us < c.timer_at_us + delay)) return false;
+    return now_us >= deadline(c, cfg);
+}
 
 // EndReason for a connection whose deadline passed: Closed after a FIN/RST
 // exchange, Timeout otherwise.

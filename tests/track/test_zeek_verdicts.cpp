@@ -1,6 +1,9 @@
 // Zeek's history letters, timers and connection reuse, as its conn.log shows them.
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <random>
+
 #include "session.hpp"
 
 namespace ws::track {
@@ -169,6 +172,40 @@ TEST(Timers, DeadlineFollowsTheState) {
     r.server("[R.] seq 5001 ack 1001 win 0", 1.0);
     EXPECT_EQ(deadline(r.conn, r.cfg), testing::at_us(1.0) + r.cfg.reset_delay_us);
     EXPECT_EQ(expiry_reason(r.conn), EndReason::Closed);
+}
+
+TEST(Timers, ExpiredIsExactlyThePassingOfTheDeadline) {
+    // expired() answers most packets from a bound without deadline(): on random
+    // states, timers and timeouts (zero, equal, huge), at random times around the
+    // deadline, it must say what now >= deadline() says.
+    std::mt19937_64 rng(9293);
+    auto pick = [&](uint64_t n) { return rng() % n; };
+    const uint64_t choices[] = {0, 1, 3'000'000, 5'000'000, 300'000'000, uint64_t{1} << 40, UINT64_MAX / 4};
+    uint64_t yes = 0, no = 0;
+    for (int i = 0; i < 200000; ++i) {
+        TrackerConfig cfg;
+        for (uint64_t* t : {&cfg.syn_timeout_us, &cfg.half_open_timeout_us, &cfg.established_timeout_us,
+                            &cfg.closing_timeout_us, &cfg.close_delay_us, &cfg.reset_delay_us,
+                            &cfg.partial_close_delay_us})
+            if (pick(2)) *t = choices[pick(std::size(choices))];
+        Conn c{};
+        c.last_ts_us = 1'600'000'000'000'000ull + pick(1'000'000'000);
+        c.timer_at_us = c.last_ts_us - pick(3) * pick(400'000'000);
+        c.timer = static_cast<TimerKind>(pick(5));
+        for (int r = 0; r < 2; ++r) {
+            c.zeek[r] = static_cast<ZeekEp>(pick(7));
+            c.zeek_prev[r] = static_cast<ZeekEp>(pick(7));
+        }
+        c.flags = static_cast<uint16_t>(rng());
+        const uint64_t d = deadline(c, cfg);
+        for (uint64_t now : {d - 1, d, d + 1, c.last_ts_us, c.last_ts_us + pick(600'000'000), d - pick(10'000'000)}) {
+            const bool e = expired(c, now, cfg);
+            ASSERT_EQ(e, now >= d) << "timer " << int(c.timer) << " now " << now << " deadline " << d;
+            (e ? yes : no) += 1;
+        }
+    }
+    EXPECT_GT(yes, 100000u);
+    EXPECT_GT(no, 100000u);
 }
 
 TEST(Reuse, NewSynAfterCloseStartsANewConnection) {
