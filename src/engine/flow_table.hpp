@@ -253,15 +253,19 @@ private:
     // mispredicted about once per lookup.
     static uint32_t matches(const Bucket& bk, const Probe& p) noexcept {
 #if defined(__SSE2__)
+        static_assert(kWays == 4);
         const __m128i want = _mm_set_epi32(0, static_cast<int>(p.ports), static_cast<int>(p.ab >> 32),
                                            static_cast<int>(p.ab & 0xFFFFFFFFu));
-        uint32_t hits = 0;
+        // One bit per 32-bit lane that matches, four lanes per way: way i's nibble is
+        // bits 4i..4i+3. A way matches when its lanes 0-2 (ab and ports) all do; the
+        // slot lane is checked after.
+        uint32_t lanes = 0;
         for (uint32_t i = 0; i < kWays; ++i) {
             const __m128i e = _mm_load_si128(reinterpret_cast<const __m128i*>(&bk.e[i]));
-            const auto lanes = static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(e, want))));
-            hits |= static_cast<uint32_t>((lanes & 7u) == 7u) << i;  // ab and ports; the slot lane is checked after
+            lanes |= static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(e, want)))) << (4 * i);
         }
-        return hits;
+        const uint32_t nib = lanes & (lanes >> 1) & (lanes >> 2) & 0x1111u;  // bit 4i: way i
+        return ((nib * 0x1248u) >> 12) & 0xFu;  // bits 0, 4, 8, 12 to 12-15 (no two products overlap), then down
 #else
         uint32_t hits = 0;
         for (uint32_t i = 0; i < kWays; ++i)
