@@ -35,6 +35,26 @@ public:
     Walker(const uint8_t* begin, const uint8_t* end, const ParseConfig& cfg, PacketView& out) noexcept
         : begin_(begin), end_(end), cfg_(cfg), v_(out) {}
 
+    // Ethernet, IPv4 without options or fragments, TCP with its whole header
+    // captured: most of what a span port carries, checked in a few compares and
+    // filled by the same steps as the walk below (ipv4_header, tcp_header). Returns
+    // false, having written nothing, for anything else, and false too if the
+    // options are malformed (with the view partly written): the walk then decides.
+    bool plain_ipv4_tcp() noexcept {
+        const uint8_t* p = begin_;
+        if (avail(p) < 14 + 20 + 20) return false;
+        if (rd16(p + 12) != eth::Ipv4 || p[14] != 0x45 || p[14 + 9] != kIpTcp) return false;
+        const unsigned total = rd16(p + 14 + 2);
+        if (total < 20 + 20 || (rd16(p + 14 + 6) & 0x3fffu) != 0) return false;  // MF or an offset: a fragment
+        const uint8_t* t = p + 14 + 20;
+        const uint8_t* l4_end = p + 14 + total <= end_ ? p + 14 + total : end_;
+        const auto cap = static_cast<size_t>(l4_end - t);  // >= 20: both ends are 54 bytes in or more
+        const unsigned doff = (t[12] >> 4) * 4u, l4_len = total - 20;
+        if (doff < 20 || doff > l4_len) return false;
+        ipv4_header(p + 14, total, false);
+        return tcp_header(t, doff, l4_len, cap) == Reason::None;
+    }
+
     Kind link(Link lt) noexcept {
         const uint8_t* p = begin_;
         switch (lt) {
@@ -182,15 +202,19 @@ private:
         bool more = (frag & 0x2000) != 0;
         unsigned offset = frag & 0x1fffu;
         uint8_t proto = p[9];
-        v_.ip_version = 4;
-        v_.l3 = p;
-        v_.ip_len = total;
-        v_.is_fragment = more || offset != 0;
-        v_.src = v4_mapped(p + 12);
-        v_.dst = v4_mapped(p + 16);
+        ipv4_header(p, total, more || offset != 0);
         if (offset != 0) return Kind::NonTcp;  // only the first fragment carries the L4 header
         if (proto == kIpTcp) return tcp(p + ihl, l4_end, total - ihl);  // as l4() would, without the call
         return l4(proto, p + ihl, l4_end, total - ihl);
+    }
+
+    void ipv4_header(const uint8_t* p, unsigned total, bool fragment) noexcept {
+        v_.ip_version = 4;
+        v_.l3 = p;
+        v_.ip_len = total;
+        v_.is_fragment = fragment;
+        v_.src = v4_mapped(p + 12);
+        v_.dst = v4_mapped(p + 16);
     }
 
     Kind ipv6(const uint8_t* p) noexcept {
@@ -430,6 +454,13 @@ private:
         if (l4_len < 20) return bad(Reason::BadTotalLength);
         unsigned doff = (p[12] >> 4) * 4u;
         if (doff < 20 || doff > l4_len) return bad(Reason::BadDataOffset);
+        const Reason r = tcp_header(p, doff, l4_len, cap);
+        return r == Reason::None ? Kind::Tcp : bad(r);
+    }
+
+    // The TCP header at p once its lengths are known good (20 <= doff <= l4_len,
+    // cap >= 20 bytes of it captured): its fields, its options, its checksum if asked.
+    Reason tcp_header(const uint8_t* p, unsigned doff, unsigned l4_len, size_t cap) noexcept {
         // A snaplen may cut the options (a 96-byte capture of a SYN with every option):
         // the fixed header is enough to track the segment, so keep it and the options
         // that were captured, and say so.
@@ -449,13 +480,13 @@ private:
         v_.captured_payload = static_cast<uint32_t>(cap_payload < v_.payload_len ? cap_payload : v_.payload_len);
         const unsigned opt_captured = static_cast<unsigned>(doff < cap ? doff : cap) - 20;
         Reason r = options(p + 20, doff - 20, opt_captured);
-        if (r != Reason::None) return bad(r);
+        if (r != Reason::None) return r;
         if (cfg_.verify_checksums && !v_.options_truncated && v_.captured_payload == v_.payload_len &&
             !v_.is_fragment) {
             v_.checksum_checked = true;
             v_.checksum_ok = checksum_ok(p, l4_len);
         }
-        return Kind::Tcp;
+        return Reason::None;
     }
 
     // `len`: option bytes per the data offset; `captured`: how many of them are in
@@ -610,15 +641,33 @@ std::string_view reason_name(Reason r) noexcept {
     return "unknown";
 }
 
-Kind parse(const uint8_t* data, uint32_t caplen, Link link, const ParseConfig& cfg, PacketView& out) noexcept {
+namespace {
+
+template <bool Short>
+Kind parse_as(const uint8_t* data, uint32_t caplen, Link link, const ParseConfig& cfg, PacketView& out) noexcept {
     out = PacketView{};
     // Link values 12 and 14 are DLT_RAW on some platforms; map them with Raw.
     uint16_t lt = static_cast<uint16_t>(link);
     Link l = (lt == 12 || lt == 14) ? Link::Raw : link;
     Walker w(data, data + caplen, cfg, out);
+    if (Short && l == Link::Ethernet) {
+        if (w.plain_ipv4_tcp()) return out.kind = Kind::Tcp;
+        if (out.ip_version != 0) out = PacketView{};  // its options were malformed: the walk says how
+    }
     out.kind = w.link(l);
     if (out.kind != Kind::Malformed) out.reason = Reason::None;
     return out.kind;
+}
+
+}  // namespace
+
+Kind parse(const uint8_t* data, uint32_t caplen, Link link, const ParseConfig& cfg, PacketView& out) noexcept {
+    return parse_as<true>(data, caplen, link, cfg, out);
+}
+
+Kind parse_general(const uint8_t* data, uint32_t caplen, Link link, const ParseConfig& cfg,
+                   PacketView& out) noexcept {
+    return parse_as<false>(data, caplen, link, cfg, out);
 }
 
 bool is_v4_mapped(const Addr& a) noexcept {

@@ -142,6 +142,11 @@ struct ParseConfig {
 Kind parse(const uint8_t* data, uint32_t caplen, Link link, const ParseConfig& cfg,
            PacketView& out) noexcept;
 
+// parse() without its short path for plain Ethernet/IPv4/TCP frames: every frame
+// through the general walk. The reference the short path is tested against.
+Kind parse_general(const uint8_t* data, uint32_t caplen, Link link, const ParseConfig& cfg,
+                   PacketView& out) noexcept;
+
 // Format an address as text (dotted quad for IPv4-mapped, RFC 5952 for IPv6).
 // Writes at most 46 bytes plus NUL into buf; returns the length.
 size_t format_addr(const Addr& a, char* buf, size_t cap) noexcept;

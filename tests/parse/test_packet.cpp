@@ -1189,6 +1189,99 @@ TEST(Bounds, NeverReadsPastCaplen) {
     }
 }
 
+// ---- The short path for plain Ethernet/IPv4/TCP ---------------------------------
+
+// Every field of two views, the sack blocks in use only.
+void expect_same_view(const PacketView& a, const PacketView& b, const std::string& what) {
+    SCOPED_TRACE(what);
+    ASSERT_EQ(a.kind, b.kind);
+    EXPECT_EQ(a.reason, b.reason);
+    EXPECT_EQ(a.ip_version, b.ip_version);
+    EXPECT_EQ(a.encap_depth, b.encap_depth);
+    EXPECT_EQ(a.vlan_count, b.vlan_count);
+    EXPECT_EQ(a.is_fragment, b.is_fragment);
+    EXPECT_EQ(a.checksum_checked, b.checksum_checked);
+    EXPECT_EQ(a.checksum_ok, b.checksum_ok);
+    EXPECT_EQ(a.options_truncated, b.options_truncated);
+    EXPECT_EQ(a.src, b.src);
+    EXPECT_EQ(a.dst, b.dst);
+    EXPECT_EQ(a.sport, b.sport);
+    EXPECT_EQ(a.dport, b.dport);
+    EXPECT_EQ(a.seq, b.seq);
+    EXPECT_EQ(a.ack, b.ack);
+    EXPECT_EQ(a.window, b.window);
+    EXPECT_EQ(a.urgent, b.urgent);
+    EXPECT_EQ(a.flags, b.flags);
+    EXPECT_EQ(a.tcp_hdr_len, b.tcp_hdr_len);
+    EXPECT_EQ(a.ip_len, b.ip_len);
+    EXPECT_EQ(a.payload_len, b.payload_len);
+    EXPECT_EQ(a.captured_payload, b.captured_payload);
+    EXPECT_EQ(a.l3, b.l3);
+    EXPECT_EQ(a.tcp, b.tcp);
+    EXPECT_EQ(a.payload, b.payload);
+    EXPECT_EQ(a.opt.mss, b.opt.mss);
+    EXPECT_EQ(a.opt.wscale, b.opt.wscale);
+    EXPECT_EQ(a.opt.ts_val, b.opt.ts_val);
+    EXPECT_EQ(a.opt.ts_ecr, b.opt.ts_ecr);
+    EXPECT_EQ(a.opt.has_mss, b.opt.has_mss);
+    EXPECT_EQ(a.opt.has_wscale, b.opt.has_wscale);
+    EXPECT_EQ(a.opt.sack_permitted, b.opt.sack_permitted);
+    EXPECT_EQ(a.opt.has_ts, b.opt.has_ts);
+    ASSERT_EQ(a.opt.sack_blocks, b.opt.sack_blocks);
+    for (unsigned i = 0; i < a.opt.sack_blocks; ++i) EXPECT_EQ(a.opt.sack[i], b.opt.sack[i]);
+}
+
+TEST(ShortPath, PlainFramesAndTheirMutationsParseAsTheWalkParsesThem) {
+    // Frames of the kind the short path takes, and each byte of their Ethernet, IPv4
+    // and TCP headers and options set to values that sit on its conditions (version
+    // and IHL, total length, fragment bits, protocol, data offset, option kinds and
+    // lengths), cut at every length, with and without checksum verification.
+    Tcp ts_seg = data_segment(40);
+    ts_seg.options = Opts().nop().nop().ts(1234567, 7654321).b;
+    Tcp syn;
+    syn.flags = flag::Syn;
+    syn.options = Opts().mss(1460).sack_ok().ts(1, 0).nop().wscale(7).b;
+    Tcp sack = data_segment(0);
+    sack.options = Opts().nop().nop().ts(10, 20).nop().nop().sack({{100, 200}, {300, 400}}).b;
+    Ip4 no_df = client_to_server();
+    no_df.df = false;  // DF set or not, the frame is plain
+    const Bytes seeds[] = {eth_ipv4_tcp(client_to_server(), ts_seg), eth_ipv4_tcp(client_to_server(), syn),
+                           eth_ipv4_tcp(no_df, sack), eth_ipv4_tcp(client_to_server(), data_segment(0), 60)};
+    const uint8_t values[] = {0x00, 0x01, 0x02, 0x05, 0x06, 0x08, 0x0a, 0x11, 0x20, 0x3f, 0x40,
+                              0x44, 0x45, 0x46, 0x4f, 0x50, 0x60, 0x80, 0x86, 0xdd, 0xf0, 0xff};
+    std::mt19937 rng(7323);
+    uint64_t frames = 0, short_tcp = 0;
+    for (const bool verify : {false, true}) {
+        ParseConfig cfg;
+        cfg.verify_checksums = verify;
+        auto check = [&](const Bytes& f, size_t n, const std::string& what) {
+            PacketView a, b;
+            parse(f.data(), static_cast<uint32_t>(n), Link::Ethernet, cfg, a);
+            parse_general(f.data(), static_cast<uint32_t>(n), Link::Ethernet, cfg, b);
+            expect_same_view(a, b, what);
+            ++frames;
+            short_tcp += a.kind == Kind::Tcp && a.ip_version == 4 && a.vlan_count == 0;
+        };
+        for (const Bytes& seed : seeds) {
+            for (size_t n = 0; n <= seed.size(); ++n) check(seed, n, "cut at " + std::to_string(n));
+            const size_t headers = std::min<size_t>(seed.size(), 14 + 20 + 60);
+            for (size_t at = 12; at < headers; ++at)
+                for (uint8_t x : values) {
+                    Bytes f = seed;
+                    f[at] = x;
+                    check(f, f.size(), "byte " + std::to_string(at) + " = " + std::to_string(x));
+                }
+            for (int i = 0; i < 3000; ++i) {  // two bytes at once, anywhere in the headers, and a random cut
+                Bytes f = seed;
+                f[12 + rng() % (headers - 12)] = values[rng() % std::size(values)];
+                f[12 + rng() % (headers - 12)] = static_cast<uint8_t>(rng());
+                check(f, rng() % (f.size() + 1), "random " + std::to_string(i));
+            }
+        }
+    }
+    EXPECT_GT(short_tcp, frames / 4);  // the short path was taken, not only refused
+}
+
 // ---- Addresses -----------------------------------------------------------------
 
 TEST(Addr, V4MappedPrintsDottedQuad) {
