@@ -26,6 +26,10 @@
 #include <new>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "detect/detector.hpp"
 #include "engine/stats.hpp"
 #include "flow/flow_key.hpp"
@@ -138,14 +142,19 @@ public:
     }
 
     // Ends connections whose deadline passed, visiting at most `budget` slots.
+    // Most slots it visits are empty (the table is sized for the worst case): their
+    // flags are tested 64 at a time, and only the live ones are looked at.
     void sweep(uint64_t now_us, uint32_t budget) noexcept {
         if (cap_ == 0) return;
-        for (uint32_t k = 0; k < budget; ++k) {
-            uint32_t ix = cursor_;
-            cursor_ = cursor_ + 1 == cap_ ? 0 : cursor_ + 1;
-            if (!(flags_[ix] & kLive)) continue;
-            if (track::expired(conns_[ix], now_us, cfg_.tracker))
-                end(ix, track::expiry_reason(conns_[ix]), track::deadline(conns_[ix], cfg_.tracker));
+        while (budget > 0) {
+            const uint32_t base = cursor_, n = std::min({budget, 64u, cap_ - cursor_});
+            cursor_ = base + n == cap_ ? 0 : base + n;
+            budget -= n;
+            for (uint64_t live = live_among(base, n); live != 0; live &= live - 1) {
+                const uint32_t ix = base + static_cast<uint32_t>(__builtin_ctzll(live));
+                if (track::expired(conns_[ix], now_us, cfg_.tracker))
+                    end(ix, track::expiry_reason(conns_[ix]), track::deadline(conns_[ix], cfg_.tracker));
+            }
         }
     }
     void sweep(uint64_t now_us) noexcept { sweep(now_us, cfg_.sweep_budget); }
@@ -427,6 +436,26 @@ private:
         }
         if constexpr (kTablePrefetches)
             if (q.peek(kVictimAhead / 2, f)) table_.prefetch(table_.key(f.ix));
+    }
+
+    // Bit i set: slot first + i is live (n <= 64). Ending one of them clears only its own flags.
+    uint64_t live_among(uint32_t first, uint32_t n) const noexcept {
+        const uint8_t* f = flags_.data() + first;
+#if defined(__SSE2__)
+        if (n == 64) {
+            const __m128i bit = _mm_set1_epi8(static_cast<char>(kLive));
+            uint64_t m = 0;
+            for (int q = 0; q < 4; ++q) {
+                const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(f + 16 * q));
+                const auto b = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, bit), bit)));
+                m |= uint64_t{b} << (16 * q);
+            }
+            return m;
+        }
+#endif
+        uint64_t m = 0;
+        for (uint32_t i = 0; i < n; ++i) m |= uint64_t{(f[i] & kLive) != 0} << i;
+        return m;
     }
 
     void end(uint32_t ix, track::EndReason why, uint64_t at_us) noexcept {

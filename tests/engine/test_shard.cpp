@@ -257,4 +257,38 @@ TEST(Shard, FlushEndsEveryLiveConnectionOnceAndEmptiesTheTable) {
     for (uint16_t p = 2000; p < 2010; ++p) EXPECT_EQ(seen[p], 1) << p;
 }
 
+TEST(Shard, SweepVisitsEachSlotInTurnWhateverItsBudget) {
+    // The sweep tests slots' flags 64 at a time; with budgets that cut those windows
+    // anywhere and a cursor that wraps, it must still visit every slot once per
+    // round: after a whole round of visits, every expired connection has ended
+    // and no live one has.
+    for (const uint32_t budget : {1u, 7u, 63u, 64u, 65u, 200u, 1u << 20}) {
+        SCOPED_TRACE(budget);
+        engine::FlowTable table(1024, 0, 7);
+        Collect sink;
+        engine::ShardConfig cfg;
+        cfg.detect.enabled = false;
+        engine::Shard<engine::FlowTable, Collect> shard(table, sink, cfg);
+        auto send = [&](const Bytes& b, uint64_t ts) {
+            const engine::RawPacket raw{b.data(), static_cast<uint32_t>(b.size()), ts};
+            shard.process(&raw, 1);
+        };
+        uint64_t t = 1'000'000;
+        for (uint16_t p = 1000; p < 1300; ++p) send(frame(kClient, p, kServer, 80, S, 1000, 0), t);  // 5 s attempts
+        for (uint16_t p = 1000; p < 1300; p += 3) send(frame(kServer, 80, kClient, p, S | A, 5000, 1001), t + 1);
+        const uint32_t slots = shard.capacity();
+        shard.sweep(t + 2'000'000, budget);  // nothing expired yet: a visit must not end anything
+        EXPECT_EQ(sink.recs.size(), 0u);
+        // 6 s later the 200 unanswered SYNs have expired, the 100 answered have not.
+        uint32_t visited = budget < slots ? budget : slots;  // the cursor moved on by this much
+        while (visited < slots + budget) {
+            shard.sweep(t + 6'000'000, budget);
+            visited += budget;
+        }
+        EXPECT_EQ(sink.recs.size(), 200u);
+        EXPECT_EQ(shard.stats().live_connections, 100u);
+        for (const auto& r : sink.recs) EXPECT_NE((r.orig_p - 1000) % 3, 0) << r.orig_p;
+    }
+}
+
 }  // namespace
