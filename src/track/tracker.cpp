@@ -788,8 +788,11 @@ void process(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t ts) 
 // would not take (a history letter to write, a retransmission, a hole, a gap, a
 // sequence wrap, a window check failing, a keep-alive, a close). Otherwise it
 // changes nothing and returns false. tests/track/test_fast_path.cpp checks it
-// against process() byte for byte.
-bool fast_segment(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t ts) noexcept {
+// against process() byte for byte. One instance per sending role, so that every
+// role-indexed field is at a fixed offset (53 fewer instructions a packet on the
+// peers cut, bench/instructions).
+template <Role r>
+bool fast_segment_as(Conn& c, ConnCold& cold, const PacketView& v, uint64_t ts) noexcept {
     if ((v.flags & (fl::Syn | fl::Fin | fl::Rst | fl::Ack)) != fl::Ack) return false;
     if (v.window == 0 || (v.checksum_checked && !v.checksum_ok)) return false;
     constexpr uint16_t kMask = cflag::Midstream | cflag::DidClose0 | cflag::DidClose1 | cflag::Fin0 | cflag::Fin1 |
@@ -799,7 +802,7 @@ bool fast_segment(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t
     if (c.zeek[0] != ZeekEp::Established || c.zeek[1] != ZeekEp::Established ||
         c.rfc[0] != TcpState::Established || c.rfc[1] != TcpState::Established)
         return false;
-    const int i = ix(r), p = ix(peer_of(r));
+    constexpr int i = ix(r), p = ix(peer_of(r));
     const uint32_t len = v.payload_len, seq = v.seq, ack = v.ack, one_past = seq + len;
     // Zeek's once-only letter ('D' or 'A', lower case for the responder) is written
     // here too when it is new: each side's first data segment stays on this path.
@@ -846,6 +849,10 @@ bool fast_segment(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t
     cold.ip_bytes[i] += v.ip_len;
     cold.payload[i] += len;
     return true;
+}
+
+bool fast_segment(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t ts) noexcept {
+    return r == Role::Orig ? fast_segment_as<Role::Orig>(c, cold, v, ts) : fast_segment_as<Role::Resp>(c, cold, v, ts);
 }
 
 // Zeek TCPSessionAdapter::IsReuse, seen from one new packet.
