@@ -37,9 +37,10 @@ public:
 
     // Ethernet, IPv4 without options or fragments, TCP with its whole header
     // captured: most of what a span port carries, checked in a few compares and
-    // filled by the same steps as the walk below (ipv4_header, tcp_header). Returns
-    // false, having written nothing, for anything else, and false too if the
-    // options are malformed (with the view partly written): the walk then decides.
+    // filled by the same steps as the walk below (ipv4_header, tcp_header), which
+    // with the defaults set here write every field of the view: it is not cleared
+    // first. Returns false for anything else, and false too if the options are
+    // malformed (the view then partly written): the walk decides, on a clear view.
     bool plain_ipv4_tcp() noexcept {
         const uint8_t* p = begin_;
         if (avail(p) < 14 + 20 + 20) return false;
@@ -51,6 +52,13 @@ public:
         const auto cap = static_cast<size_t>(l4_end - t);  // >= 20: both ends are 54 bytes in or more
         const unsigned doff = (t[12] >> 4) * 4u, l4_len = total - 20;
         if (doff < 20 || doff > l4_len) return false;
+        v_.kind = Kind::Tcp;
+        v_.reason = Reason::None;
+        v_.encap_depth = 0;
+        v_.vlan_count = 0;
+        v_.checksum_checked = false;
+        v_.checksum_ok = true;
+        v_.opt = TcpOptions{};
         ipv4_header(p + 14, total, false);
         return tcp_header(t, doff, l4_len, cap) == Reason::None;
     }
@@ -645,15 +653,12 @@ namespace {
 
 template <bool Short>
 Kind parse_as(const uint8_t* data, uint32_t caplen, Link link, const ParseConfig& cfg, PacketView& out) noexcept {
-    out = PacketView{};
     // Link values 12 and 14 are DLT_RAW on some platforms; map them with Raw.
     uint16_t lt = static_cast<uint16_t>(link);
     Link l = (lt == 12 || lt == 14) ? Link::Raw : link;
     Walker w(data, data + caplen, cfg, out);
-    if (Short && l == Link::Ethernet) {
-        if (w.plain_ipv4_tcp()) return out.kind = Kind::Tcp;
-        if (out.ip_version != 0) out = PacketView{};  // its options were malformed: the walk says how
-    }
+    if (Short && l == Link::Ethernet && w.plain_ipv4_tcp()) return Kind::Tcp;
+    out = PacketView{};
     out.kind = w.link(l);
     if (out.kind != Kind::Malformed) out.reason = Reason::None;
     return out.kind;

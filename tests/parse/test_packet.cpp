@@ -1235,7 +1235,8 @@ TEST(ShortPath, PlainFramesAndTheirMutationsParseAsTheWalkParsesThem) {
     // Frames of the kind the short path takes, and each byte of their Ethernet, IPv4
     // and TCP headers and options set to values that sit on its conditions (version
     // and IHL, total length, fragment bits, protocol, data offset, option kinds and
-    // lengths), cut at every length, with and without checksum verification.
+    // lengths), cut at every length, with and without checksum verification, each
+    // into a view full of another packet's bytes (the short path does not clear it).
     Tcp ts_seg = data_segment(40);
     ts_seg.options = Opts().nop().nop().ts(1234567, 7654321).b;
     Tcp syn;
@@ -1256,6 +1257,7 @@ TEST(ShortPath, PlainFramesAndTheirMutationsParseAsTheWalkParsesThem) {
         cfg.verify_checksums = verify;
         auto check = [&](const Bytes& f, size_t n, const std::string& what) {
             PacketView a, b;
+            std::memset(static_cast<void*>(&a), 0xab, sizeof a);  // the last packet's view: nothing of it may remain
             parse(f.data(), static_cast<uint32_t>(n), Link::Ethernet, cfg, a);
             parse_general(f.data(), static_cast<uint32_t>(n), Link::Ethernet, cfg, b);
             expect_same_view(a, b, what);
