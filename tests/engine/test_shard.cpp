@@ -64,6 +64,23 @@ struct Rig {
     std::unique_ptr<engine::Shard<engine::StdTable, Collect>> shard;
 };
 
+// The same on the workers' own table (engine::FlowTable), one packet at a time.
+struct CompactRig {
+    CompactRig() {
+        cfg.detect.enabled = false;
+        shard = std::make_unique<engine::Shard<engine::FlowTable, Collect>>(table, sink, cfg);
+    }
+    void send(const Bytes& b, uint64_t ts) {
+        const engine::RawPacket raw{b.data(), static_cast<uint32_t>(b.size()), ts};
+        shard->process(&raw, 1);
+    }
+
+    engine::FlowTable table{1024, 0, 7};
+    Collect sink;
+    engine::ShardConfig cfg;
+    std::unique_ptr<engine::Shard<engine::FlowTable, Collect>> shard;
+};
+
 const frames::V4 kClient = {10, 0, 0, 1}, kServer = {10, 0, 0, 2};
 
 TEST(Shard, ConnectionEndingMidBurstIsRecordedOnce) {
@@ -227,15 +244,11 @@ TEST(Shard, BurstClosingAnIntervalOnEveryPacketLosesNoDetectionReport) {
 TEST(Shard, FlushEndsEveryLiveConnectionOnceAndEmptiesTheTable) {
     // On the workers' own table, which flush walks in batches up to its high-water
     // mark: more connections than a batch, some ended before (holes, reused slots).
-    engine::FlowTable table(1024, 0, 7);
-    Collect sink;
-    engine::ShardConfig cfg;
-    cfg.detect.enabled = false;
-    engine::Shard<engine::FlowTable, Collect> shard(table, sink, cfg);
-    auto send = [&](const Bytes& b, uint64_t ts) {
-        const engine::RawPacket raw{b.data(), static_cast<uint32_t>(b.size()), ts};
-        shard.process(&raw, 1);
-    };
+    CompactRig rig;
+    auto& table = rig.table;
+    auto& sink = rig.sink;
+    auto& shard = *rig.shard;
+    auto send = [&](const Bytes& b, uint64_t ts) { rig.send(b, ts); };
     uint64_t t = 1'000'000;
     for (uint16_t p = 1000; p < 1100; ++p) {  // half-open: minutes before they time out
         send(frame(kClient, p, kServer, 80, S, 1000, 0), t++);
@@ -264,15 +277,10 @@ TEST(Shard, SweepVisitsEachSlotInTurnWhateverItsBudget) {
     // and no live one has.
     for (const uint32_t budget : {1u, 7u, 63u, 64u, 65u, 200u, 1u << 20}) {
         SCOPED_TRACE(budget);
-        engine::FlowTable table(1024, 0, 7);
-        Collect sink;
-        engine::ShardConfig cfg;
-        cfg.detect.enabled = false;
-        engine::Shard<engine::FlowTable, Collect> shard(table, sink, cfg);
-        auto send = [&](const Bytes& b, uint64_t ts) {
-            const engine::RawPacket raw{b.data(), static_cast<uint32_t>(b.size()), ts};
-            shard.process(&raw, 1);
-        };
+        CompactRig rig;
+        auto& sink = rig.sink;
+        auto& shard = *rig.shard;
+        auto send = [&](const Bytes& b, uint64_t ts) { rig.send(b, ts); };
         uint64_t t = 1'000'000;
         for (uint16_t p = 1000; p < 1300; ++p) send(frame(kClient, p, kServer, 80, S, 1000, 0), t);  // 5 s attempts
         for (uint16_t p = 1000; p < 1300; p += 3) send(frame(kServer, 80, kClient, p, S | A, 5000, 1001), t + 1);

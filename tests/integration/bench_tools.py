@@ -39,6 +39,15 @@ def rejects(name, cmd, must_name):
           f"exit {p.returncode}, stderr {p.stderr.strip()[-400:]!r}, wanted one line naming {must_name!r}")
 
 
+def last_json(stdout):
+    """The last line printed, and what it reads as JSON ({} if it does not)."""
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    try:
+        return last, json.loads(last)
+    except ValueError:
+        return last, {}
+
+
 def main():
     if len(sys.argv) not in (4, 7):
         print(__doc__)
@@ -106,11 +115,7 @@ def main():
         p = subprocess.run([pipeline_bench, "--connections", "200", "--duration", "1", "--out", tmp,
                             "--results", results, "--wirestate", ws, "--wsgen", wsgen],
                            capture_output=True, text=True, timeout=600)
-        last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
-        try:
-            summary = json.loads(last)
-        except ValueError:
-            summary = {}
+        last, summary = last_json(p.stdout)
         keys = ("mpps", "ceiling_mpps", "workers", "live_connections", "ns_per_packet_worker", "drops")
         check("pipeline-bench ends with the JSON summary",
               p.returncode == 0 and all(k in summary for k in keys) and summary["mpps"] > 0
@@ -151,11 +156,7 @@ def main():
             rejects("instructions", [instructions, *args], named)
         p = subprocess.run([instructions, flood, "--build", os.path.join(tmp, "build-vg"), "--top", "3"],
                            capture_output=True, text=True, timeout=1200)
-        last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
-        try:
-            counted = json.loads(last)
-        except ValueError:
-            counted = {}
+        last, counted = last_json(p.stdout)
         stages = counted.get("stages", {})
         total = counted.get("instructions_per_packet", 0)
         # Every instruction of the pass belongs to one stage, and a flood of bare
