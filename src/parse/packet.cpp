@@ -24,9 +24,9 @@ inline constexpr uint16_t Ipv4 = 0x0800, Ipv6 = 0x86dd, Vlan = 0x8100, QinQ = 0x
                           TransEther = 0x6558, Ppp = 0x880b;
 }
 inline constexpr uint8_t kIpTcp = 6, kIpUdp = 17, kIpGre = 47, kIpIpip = 4, kIpIpv6 = 41;
-inline constexpr int kMaxL2Tags = 6;
+inline constexpr int kMaxL2Tags = 6;  // VLAN, QinQ, VNTag, PBB, MPLS labels... per link layer
 // NOP, NOP, kind 8 (timestamps), length 10, as the four bytes are in memory.
-inline constexpr uint32_t kAlignedTimestamps = std::endian::native == std::endian::little ? 0x0a080101u : 0x0101080au;  // VLAN, QinQ, VNTag, PBB, MPLS labels... per link layer
+inline constexpr uint32_t kAlignedTimestamps = std::endian::native == std::endian::little ? 0x0a080101u : 0x0101080au;
 
 // Walks one packet from its link layer to the TCP header. Every step checks the
 // bytes it reads against `end`; the first failure decides the Reason.
