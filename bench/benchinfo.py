@@ -1,8 +1,11 @@
-"""What every benchmark run names beside its figures: the commit it was built from
-and the machine it ran on (bench/pipeline-bench, bench/instructions)."""
+"""What the benchmark scripts share (bench/pipeline-bench, bench/instructions): the
+commit and the machine every run names beside its figures, and their handling of
+arguments."""
+import argparse
 import os
 import re
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,3 +46,23 @@ def machine(ghz):
         if m:
             model = m.group(1).strip()
     return {"cpu": model, "cpus": os.cpu_count(), "tsc_ghz": round(ghz, 3), "kernel": os.uname().release}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line naming the problem, exit 2 (argparse would print the whole usage first)."""
+        print(f"{self.prog}: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def int_in(lo, hi):
+    """An argparse type: a whole number in [lo, hi]."""
+    def conv(v):
+        try:
+            n = int(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {v}")
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"{v} is not in [{lo}, {hi}]")
+        return n
+    return conv
