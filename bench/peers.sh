@@ -153,7 +153,7 @@ run_wirestate() {  # the default reader: frames in place from the mapped file
       >/dev/null 2>&1
   /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_written"])' "$2/ws.json"
 }
-run_wirestate2() {  # two workers, each reading the whole file and keeping half the flows
+run_wirestate2() {  # two workers: worker 0 reads the file and hands the other its flows
   timed "$2" "$ws" replay "$1" --conn-log "$2/conn.log" --stats-json "$2/ws.json" --no-summary --workers 2 \
       >/dev/null 2>&1
   /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_written"])' "$2/ws.json"

@@ -46,6 +46,7 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 constexpr unsigned kInRingSize = 4096;     // packets queued to one worker (distributor mode)
+constexpr unsigned kFeedRingSize = 4096;   // frames queued to one worker by worker 0 (replay from the file)
 // Finished connections queued to the management core, per worker. Live: deep, so
 // that a stall of the writer (a slow disk) is absorbed, not lost. Replay: a worker
 // waits for room instead, and the management core formats records an order of
@@ -144,10 +145,13 @@ struct alignas(64) Worker {
     uint64_t max_ts = 0;
     std::atomic<bool> ready{false};  // its memory committed, waiting for the go
     std::atomic<bool> done{false};
-    // Replay from the mapped file: this worker's own reading of it (every frame; it
-    // keeps its share). No port, no mbufs, nothing crosses cores on the packet path.
+    // Replay from the mapped file (file_loop): worker 0 reads it, and hands each other
+    // worker the frames of its flows through its `feed` (engine::RawPacket: pointers
+    // into the mapping, no copy, no mbuf), then sets its `fed_all`.
     std::unique_ptr<capture::PcapFile> file;
-    std::atomic<uint64_t> file_pos{0};  // its offset in the file, for Prefault (the file's size once done)
+    rte_ring* feed = nullptr;
+    std::atomic<bool> fed_all{false};
+    std::atomic<uint64_t> file_pos{0};  // how far it is in the file, for Prefault (the file's size once done)
     std::atomic<uint32_t> records_high{0};  // its table's high_water(), for Prefault
 };
 
@@ -340,45 +344,10 @@ uint64_t end_time(const Worker& w) {
     return w.max_ts;
 }
 
-// Replay from the mapped file: the worker reads every frame in place and tracks its
-// share of the flows (flow::share_of); the other workers read the same frames for
-// theirs. Reading costs a record header per frame, far less than handing frames
-// across cores in mbufs, and each worker's clock follows the whole capture.
+// What a worker does once its input has ended: its live connections are flushed at
+// the capture's last time, and its last reports and statistics handed over.
 template <class Shard>
-int file_loop(Worker& w, Shard& shard) {
-    capture::Frame fr[kBurst];
-    engine::RawPacket raw[kBurst];
-    const auto nw = static_cast<uint32_t>(g.workers.size());
-    const uint64_t hz = rte_get_tsc_hz();
-    uint64_t index = 0, last_publish = rte_rdtsc();
-    while (!g_stop.load(std::memory_order_relaxed)) {  // SIGINT, --duration: also mid-file
-        if (rte_rdtsc() - last_publish > hz / 10) {
-            publish_stats(w);
-            last_publish = rte_rdtsc();
-        }
-        const uint32_t n = w.file->next(fr, kBurst);
-        if (n == 0) break;
-        const uint64_t t0 = rte_rdtsc();
-        for (uint32_t i = 0; i < n; ++i) {
-            raw[i] = {fr[i].data, fr[i].caplen, fr[i].ts_us};
-            if (fr[i].ts_us > w.max_ts) w.max_ts = fr[i].ts_us;
-        }
-        if (g.opt->rx_only) {  // the reader's own ceiling: frames read and counted, no more
-            uint64_t mine = 0;
-            for (uint32_t i = 0; i < n; ++i) mine += (index + i) % nw == w.id;
-            shard.stats().packets_rx += mine;
-            shard.stats().packets_filtered += mine;  // received, deliberately not analysed
-        } else {
-            shard.process_share(raw, n, index, w.id, nw);
-            shard.sweep(shard.now());
-        }
-        shard.stats().cycles += rte_rdtsc() - t0;
-        drain_reports(w);
-        index += n;
-        w.file_pos.store(w.file->offset(), std::memory_order_relaxed);
-        if (w.compact_table) w.records_high.store(w.compact_table->high_water(), std::memory_order_relaxed);
-    }
-    w.file_pos.store(w.file->size(), std::memory_order_relaxed);
+int finish_replay(Worker& w, Shard& shard) {
     shard.flush(w.max_ts);
     drain_reports(w);
     while (w.detector->pending() > 0) {
@@ -390,9 +359,139 @@ int file_loop(Worker& w, Shard& shard) {
     return 0;
 }
 
+// Hands frames to a worker fed by worker 0, waiting for room: a replay loses nothing.
+void feed(Worker& to, const engine::RawPacket* p, uint32_t n) noexcept {
+    for (uint32_t sent = 0;;) {
+        sent += rte_ring_sp_enqueue_burst_elem(to.feed, p + sent, sizeof *p, n - sent, nullptr);
+        if (sent == n) return;
+        rte_pause();
+    }
+}
+
+// Replay from the mapped file: worker 0 reads every frame in place. With more
+// workers it hands each of the others the frames of that worker's flows as pointers
+// into the mapping (24 bytes each, through its `feed` ring) and tracks its own share.
+// engine::owner_of says whose a frame is (read at fixed offsets for plain IPv4/IPv6
+// TCP, parsed otherwise; a frame that is not TCP stays here to be counted). After
+// each burst every other worker is also sent the capture time reached, so that its
+// detection intervals close with the capture's.
+template <class Shard>
+int file_loop(Worker& w, Shard& shard) {
+    capture::Frame fr[kBurst];
+    engine::RawPacket raw[kBurst], own[kBurst];
+    const auto nw = static_cast<uint32_t>(g.workers.size());
+    std::vector<engine::RawPacket> out(size_t{nw} * (kBurst + 1));  // per other worker: a burst and the time
+    std::vector<uint32_t> nout(nw, 0);
+    const auto link = w.config->link;
+    parse::PacketView v;  // owner_of's, for frames it parses
+    const uint64_t hz = rte_get_tsc_hz();
+    uint64_t last_publish = rte_rdtsc();
+    while (!g_stop.load(std::memory_order_relaxed)) {  // SIGINT, --duration: also mid-file
+        if (rte_rdtsc() - last_publish > hz / 10) {
+            publish_stats(w);
+            last_publish = rte_rdtsc();
+        }
+        const uint32_t n = w.file->next(fr, kBurst);
+        if (n == 0) break;
+        const uint64_t t0 = rte_rdtsc();
+        uint64_t burst_ts = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            raw[i] = {fr[i].data, fr[i].caplen, fr[i].ts_us};
+            burst_ts = std::max(burst_ts, fr[i].ts_us);
+        }
+        w.max_ts = std::max(w.max_ts, burst_ts);
+        if (g.opt->rx_only) {  // the reader's own ceiling: frames read and counted, no more
+            shard.stats().packets_rx += n;
+            shard.stats().packets_filtered += n;  // received, deliberately not analysed
+        } else if (nw == 1) {
+            shard.process(raw, n);
+        } else {
+            uint32_t m = 0;
+            for (uint32_t i = 0; i < n; ++i) {
+                const uint32_t o = engine::owner_of(raw[i], link, w.config->parse, nw, v);
+                if (o == 0) own[m++] = raw[i];
+                else out[size_t{o} * (kBurst + 1) + nout[o]++] = raw[i];
+            }
+            for (uint32_t o = 1; o < nw; ++o) {
+                engine::RawPacket* q = &out[size_t{o} * (kBurst + 1)];
+                q[nout[o]++] = {nullptr, 0, burst_ts};  // the time reached
+                feed(*g.workers[o], q, nout[o]);
+                nout[o] = 0;
+            }
+            if (m > 0) shard.process(own, m);
+            shard.detect_advance(burst_ts);
+        }
+        shard.sweep(shard.now());
+        shard.stats().cycles += rte_rdtsc() - t0;
+        drain_reports(w);
+        w.file_pos.store(w.file->offset(), std::memory_order_relaxed);
+        if (w.compact_table) w.records_high.store(w.compact_table->high_water(), std::memory_order_relaxed);
+    }
+    for (uint32_t o = 1; o < nw; ++o) g.workers[o]->fed_all.store(true, std::memory_order_release);
+    w.file_pos.store(w.file->size(), std::memory_order_relaxed);
+    return finish_replay(w, shard);
+}
+
+// A worker fed by worker 0 (above): its frames, in capture order, each burst of
+// them followed by the capture time worker 0 had reached, which it takes as the
+// reader of the whole file would: process, close detection intervals, sweep.
+template <class Shard>
+int fed_loop(Worker& w, Shard& shard) {
+    engine::RawPacket in[kBurst], raw[kBurst];
+    const capture::PcapFile& file = *g.workers[0]->file;
+    const uint64_t hz = rte_get_tsc_hz();
+    uint64_t idle = 0, last_publish = rte_rdtsc();
+    for (;;) {
+        if (rte_rdtsc() - last_publish > hz / 10) {
+            publish_stats(w);
+            last_publish = rte_rdtsc();
+        }
+        const bool last = w.fed_all.load(std::memory_order_acquire);  // before looking at the ring
+        const unsigned n = rte_ring_sc_dequeue_burst_elem(w.feed, in, sizeof in[0], kBurst, nullptr);
+        if (n == 0) {
+            if (last) break;
+            drain_reports(w);
+            // Worker 0 is behind: yield the CPU after a while (on 2 CPUs we share one
+            // with the management core).
+            if (++idle > 256) rte_delay_us_sleep(20);
+            else rte_pause();
+            continue;
+        }
+        idle = 0;
+        const uint64_t t0 = rte_rdtsc();
+        uint32_t m = 0;
+        const uint8_t* at = nullptr;
+        for (unsigned i = 0; i < n; ++i) {
+            if (in[i].data != nullptr) {
+                raw[m++] = in[i];
+                continue;
+            }
+            if (m > 0) {
+                at = raw[m - 1].data;
+                shard.process(raw, m);
+                m = 0;
+            }
+            shard.detect_advance(in[i].ts_us);
+            shard.sweep(shard.now());
+            w.max_ts = std::max(w.max_ts, in[i].ts_us);
+        }
+        if (m > 0) {  // the rest of a burst: its time comes with the next dequeue
+            at = raw[m - 1].data;
+            shard.process(raw, m);
+        }
+        shard.stats().cycles += rte_rdtsc() - t0;
+        drain_reports(w);
+        if (at != nullptr) w.file_pos.store(static_cast<uint64_t>(at - file.bytes()), std::memory_order_relaxed);
+        if (w.compact_table) w.records_high.store(w.compact_table->high_water(), std::memory_order_relaxed);
+    }
+    w.file_pos.store(file.size(), std::memory_order_relaxed);
+    return finish_replay(w, shard);
+}
+
 template <class Shard>
 int worker_loop(Worker& w, Shard& shard) {
     if (w.file) return file_loop(w, shard);
+    if (w.feed) return fed_loop(w, shard);
     rte_mbuf* mb[kBurst];
     engine::RawPacket raw[kBurst];
     uint64_t idle = 0, last_progress_tsc = rte_rdtsc(), last_publish = last_progress_tsc;
@@ -939,7 +1038,7 @@ int run(Options& o, const char* argv0) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("wirestate"));
     spdlog::set_pattern("wirestate [%l] %v");
     if (g.replay) read_capture_header(o.replay_file, o.infinite_rx);
-    std::unique_ptr<capture::PcapFile> file;  // the mapping; each worker reads it with a cursor of its own
+    std::unique_ptr<capture::PcapFile> file;  // the mapping; worker 0 reads it with a cursor of its own
     if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) file = open_capture_file(o.replay_file);
     g.from_file = file != nullptr;
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
@@ -980,7 +1079,7 @@ int run(Options& o, const char* argv0) {
     if (rte_lcore_count() < o.workers + 1)
         fail("--workers " + std::to_string(o.workers) + " needs " + std::to_string(o.workers + 1) +
              " lcores (main + workers); EAL gave " + std::to_string(rte_lcore_count()));
-    // From the mapped file each worker reads every frame and keeps its share: no port,
+    // From the mapped file worker 0 reads every frame and feeds the others: no port,
     // and the main lcore only manages. Otherwise a port.
     const bool rss = g.from_file ? false : setup_port_source(o);
 
@@ -1012,7 +1111,7 @@ int run(Options& o, const char* argv0) {
         w->queue = static_cast<uint16_t>(rss ? i : 0);
         // Without RSS there is one queue, and a queue has one poller (rx-only: worker 0).
         w->direct_rx = !g.from_file && !g.distribute && (rss || i == 0);
-        if (g.from_file) w->file = file->cursor();
+        if (g.from_file && i == 0) w->file = file->cursor();
         char name[RTE_RING_NAMESIZE];
         std::snprintf(name, sizeof name, "ws_rec_%u", i);
         w->sink.ring = rte_ring_create(name, rec_ring, static_cast<int>(rte_lcore_to_socket_id(lcore)),
@@ -1030,6 +1129,12 @@ int run(Options& o, const char* argv0) {
         }
         w->sink.pool = g.records;
         w->sink.wait = g.replay;
+        if (g.from_file && i > 0) {
+            std::snprintf(name, sizeof name, "ws_feed_%u", i);
+            w->feed = rte_ring_create_elem(name, sizeof(engine::RawPacket), kFeedRingSize,
+                                           static_cast<int>(rte_lcore_to_socket_id(lcore)), RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (!w->feed) fail(rte_error("cannot create worker ring"));
+        }
         if (g.distribute) {
             std::snprintf(name, sizeof name, "ws_in_%u", i);
             w->in_ring = rte_ring_create(name, kInRingSize, static_cast<int>(rte_lcore_to_socket_id(lcore)),
@@ -1048,7 +1153,8 @@ int run(Options& o, const char* argv0) {
     g.summary.link = std::string(parse::link_name(g.linktype));
     spdlog::info("watching {} ({} link, {} worker{}, {})", g.summary.source, g.summary.link, o.workers,
                  o.workers == 1 ? "" : "s",
-                 g.from_file      ? "frames in place from the mapped file, each worker keeping its share"
+                 g.from_file      ? (o.workers > 1 ? "frames in place from the mapped file, worker 0 handing each worker its flows"
+                                                   : "frames in place from the mapped file")
                  : rss            ? "RSS"
                  : !g.distribute  ? "direct RX"
                  : o.workers > 1  ? "software RSS"

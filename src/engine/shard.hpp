@@ -57,6 +57,21 @@ inline constexpr uint32_t kPrefetchAhead = 8;
 // How many evictions ahead a victim's lines are prefetched (Shard::prefetch_victims).
 inline constexpr uint32_t kVictimAhead = 16;
 
+// Which of `shares` workers takes a frame when one reader hands each worker the
+// frames of its flows (replay from the mapped file): flow::peek_share read at fixed
+// offsets, else the share of the parsed key (into `scratch`); a frame that does not
+// parse as TCP goes to share 0, which counts it. Both directions of a flow, and
+// every frame of it whatever its encapsulation, go to one share.
+inline uint32_t owner_of(const RawPacket& p, parse::Link link, const parse::ParseConfig& cfg, uint32_t shares,
+                         parse::PacketView& scratch) noexcept {
+    const int o = flow::peek_share(p.data, p.caplen, link, shares);
+    if (o >= 0) return static_cast<uint32_t>(o);
+    if (parse::parse(p.data, p.caplen, link, cfg, scratch) != parse::Kind::Tcp) return 0;
+    flow::FlowKey key;
+    flow::make_key(scratch, key);
+    return flow::share_of(key, shares);
+}
+
 struct ShardConfig {
     parse::Link link = parse::Link::Ethernet;
     parse::ParseConfig parse{};
@@ -96,17 +111,10 @@ public:
     Shard& operator=(const Shard&) = delete;
 
     // Parses and tracks a burst of at most kMaxBurst packets, in order.
-    void process(const RawPacket* pkts, uint32_t n) noexcept { process_share(pkts, n, 0, 0, 1); }
-
-    // The same for one of `shares` workers that each read every frame: keeps the TCP
-    // packets of its flows (flow::share_of) and, of the rest, frame numbers equal to
-    // `share` modulo `shares` (`first` numbers pkts[0]), so that across the workers
-    // every frame is counted once. The others' frames still move the detector's clock.
-    void process_share(const RawPacket* pkts, uint32_t n, uint64_t first, uint32_t share, uint32_t shares) noexcept {
+    void process(const RawPacket* pkts, uint32_t n) noexcept {
         n = std::min(n, kMaxBurst);
         ++stats_.bursts;
-        uint32_t m = 0, mine = 0;
-        uint64_t last_ts = 0;
+        uint32_t m = 0;
         // Headers span two lines (Ethernet + IP + TCP with options); frames read in
         // place from a large capture are rarely in cache.
         for (uint32_t i = 0; i < n; ++i) {
@@ -116,18 +124,11 @@ public:
         for (uint32_t i = 0; i < n; ++i) {
             parse::PacketView& v = views_[m];
             parse::Kind k = parse::parse(pkts[i].data, pkts[i].caplen, cfg_.link, cfg_.parse, v);
-            last_ts = std::max(last_ts, pkts[i].ts_us);
             if (k == parse::Kind::Tcp) {
                 sender_lo_[m] = flow::make_key(v, keys_in_[m]);
-                if (shares > 1 && flow::share_of(keys_in_[m], shares) != share) continue;
                 ts_[m] = pkts[i].ts_us;
                 ++m;
-                ++mine;
-                continue;
-            }
-            if (shares > 1 && (first + i) % shares != share) continue;
-            ++mine;
-            if (k == parse::Kind::NonTcp) {
+            } else if (k == parse::Kind::NonTcp) {
                 ++stats_.packets_non_tcp;
                 if (v.is_fragment) ++stats_.fragments;
             } else {
@@ -135,10 +136,9 @@ public:
                 ++stats_.malformed[static_cast<size_t>(v.reason)];
             }
         }
-        stats_.packets_rx += mine;
+        stats_.packets_rx += n;
         stats_.packets_tcp += m;
         if (m > 0) track_burst(m);
-        if (shares > 1) detect_advance(last_ts);
     }
 
     // Ends connections whose deadline passed, visiting at most `budget` slots.
