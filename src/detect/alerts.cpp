@@ -295,6 +295,15 @@ void AlertEngine::decide(uint64_t i) {
 // the victim's next step); only victims with a pending or active alert step here.
 void AlertEngine::skip_to(uint64_t i) {
     while (next_ < i) {
+        // Nothing left that ages with time (no victim to step, no scan counting its
+        // quiet windows, nothing gathered in the open window): every window before
+        // i's would close empty, so go there at once. A capture's clock may jump by
+        // years (a bad timestamp); one window at a time that took minutes.
+        if (hot_.empty() && scans_.empty() && ending_.empty() && win_sources_.empty() && win_scans_.empty()) {
+            window_ = std::max(window_, i / window_intervals_);
+            next_ = i;
+            return;
+        }
         const uint64_t wend = (window_ + 1) * window_intervals_;
         const uint64_t upto = std::min(i, wend);
         quiet_steps(upto - next_, next_);

@@ -169,6 +169,33 @@ TEST(Detect, SynScanAlertsWithScanner) {
     EXPECT_NE(json.find("\"victim_h\":\"192.0.2.99\",\"victim_p\":0"), std::string::npos) << json;
 }
 
+TEST(Detect, ClockJumpOfYearsIsCrossedAtOnce) {
+    // A capture whose clock jumps by tens of thousands of years after a scan (one
+    // bad timestamp is enough): the scan still ends where it went quiet, and the
+    // jump costs nothing. Crossed a window (1 s) at a time, it never finished.
+    Cluster cl(2);
+    std::vector<Pkt> p;
+    const parse::Addr host = v4(192, 0, 2, 99);
+    for (uint16_t i = 0; i < 2000; ++i) {
+        Conv c{kScanner, host, 40000, static_cast<uint16_t>(1 + i), 7777u + i, 5000u * i};
+        p.push_back(c.client(0.2 + i / 20'000.0, fl::Syn));
+        p.push_back(c.server(0.2002 + i / 20'000.0, fl::Rst | fl::Ack));
+    }
+    cl.run(std::move(p));
+    Conv late{kBusy, host, 50000, 80, 1, 2};
+    cl.run({late.client(1e12, fl::Syn)});  // 1e18 us: 1e12 windows on
+    cl.finish();
+
+    const auto ended = cl.ended(AlertType::PortScan);
+    ASSERT_EQ(ended.size(), 1u);
+    EXPECT_EQ(ended[0].probes, 2000u);
+    const AlertEvent* end = nullptr;
+    for (const auto& e : cl.events)
+        if (e.kind == AlertEvent::Kind::End) end = &e;
+    ASSERT_NE(end, nullptr);
+    EXPECT_LT(end->at_us, at(60)) << "the scan ends when it has been quiet long enough, not at the jump";
+}
+
 TEST(Detect, FinNullXmasProbesCountAsScan) {
     Cluster cl(4);
     std::vector<Pkt> p;

@@ -9,7 +9,8 @@ cases:
              --flow-table rte_hash, on the bundled capture and every Zeek conformance trace
   reader     the mapped-file reader (default) and the pcap PMD give identical logs and
              alerts on every capture, pcap and pcapng; a capture cut inside
-             a record is read up to it, the unread bytes counted and reported
+             a record is read up to it, the unread bytes counted and reported; a
+             capture whose clock jumps by 136 years is replayed at once
   errors     bad arguments, a missing file, a bad config: one line on stderr, exit 2
   config     TOML config is applied and the command line overrides it
   flood      SYN flood + scans over legitimate traffic, small table: alerts, eviction of
@@ -20,17 +21,18 @@ cases:
 """
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
 
 
-def replay(ws, pcap, tmp, *extra, fmt="json"):
+def replay(ws, pcap, tmp, *extra, fmt="json", timeout=600):
     log = os.path.join(tmp, "conn.log")
     stats = os.path.join(tmp, "stats.json")
     cmd = [ws, "replay", pcap, "--conn-log", log, "--log-format", fmt, "--stats-json", stats,
            "--flow-table-size", "65536", *extra]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr}")
     with open(log) as f:
@@ -162,6 +164,27 @@ def case_reader(ws, src, corpus):
         same = logs["mmap"] == logs["pcap-pmd"]
         failures += 0 if same else 1
         print(f"{'ok  ' if same else 'FAIL'} truncated capture: both readers give the same {len(logs['mmap'])} records")
+
+        # A capture whose clock jumps by 136 years (a bad timestamp): three SYNs, three
+        # records, at once with 1 and 2 workers (the alert engine once crossed such a
+        # gap a detection window at a time: a minute for every 4e9 s).
+        jump = os.path.join(tmp, "jump.pcap")
+        with open(jump, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+            for k, sec in enumerate((1, 2, 0xfffffff0)):
+                tcp = struct.pack(">HHIIBBHHH", 1000 + k, 80, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+                ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 1, k]))
+                frame = bytes(6) + bytes([0, 1, 2, 3, 4, 5]) + b"\x08\x00" + ip + tcp
+                f.write(struct.pack("<IIII", sec, 0, len(frame), len(frame)) + frame)
+        for workers in ("1", "2"):
+            try:
+                text, st, _ = replay(ws, jump, tmp, "--workers", workers, "--alerts", alerts, fmt="zeek", timeout=30)
+                ok = len(sorted_log(text)) == 3 and st["packets_tcp"] == 3
+                what = f"{len(sorted_log(text))} records"
+            except subprocess.TimeoutExpired:
+                ok, what = False, "still running after 30 s"
+            failures += 0 if ok else 1
+            print(f"{'ok  ' if ok else 'FAIL'} a clock jump of 136 years, --workers {workers}: {what}")
     return failures
 
 
