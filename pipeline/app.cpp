@@ -400,12 +400,17 @@ int file_loop(Worker& w, Shard& shard) {
             burst_ts = std::max(burst_ts, fr[i].ts_us);
         }
         w.max_ts = std::max(w.max_ts, burst_ts);
-        if (g.opt->rx_only) {  // the reader's own ceiling: frames read and counted, no more
-            shard.stats().packets_rx += n;
-            shard.stats().packets_filtered += n;  // received, deliberately not analysed
-        } else if (nw == 1) {
-            shard.process(raw, n);
+        if (nw == 1) {
+            if (g.opt->rx_only) {  // the reader's own ceiling: frames read and counted, no more
+                shard.stats().packets_rx += n;
+                shard.stats().packets_filtered += n;  // received, deliberately not analysed
+            } else {
+                shard.process(raw, n);
+            }
         } else {
+            // With --rx-only the frames are still handed out, and counted where they go:
+            // the ceiling of reading and handing out, which bounds a replay on any
+            // number of workers.
             uint32_t m = 0;
             for (uint32_t i = 0; i < n; ++i) {
                 const uint32_t o = engine::owner_of(raw[i], link, w.config->parse, nw, v);
@@ -418,8 +423,13 @@ int file_loop(Worker& w, Shard& shard) {
                 feed(*g.workers[o], q, nout[o]);
                 nout[o] = 0;
             }
-            if (m > 0) shard.process(own, m);
-            shard.detect_advance(burst_ts);
+            if (g.opt->rx_only) {
+                shard.stats().packets_rx += m;
+                shard.stats().packets_filtered += m;
+            } else {
+                if (m > 0) shard.process(own, m);
+                shard.detect_advance(burst_ts);
+            }
         }
         shard.sweep(shard.now());
         shard.stats().cycles += rte_rdtsc() - t0;
@@ -461,6 +471,15 @@ int fed_loop(Worker& w, Shard& shard) {
         const uint64_t t0 = rte_rdtsc();
         uint32_t m = 0;
         const uint8_t* at = nullptr;
+        if (g.opt->rx_only) {  // worker 0's ceiling of handing out: frames counted, no more
+            for (unsigned i = 0; i < n; ++i) {
+                if (in[i].data != nullptr) ++m;
+                else w.max_ts = std::max(w.max_ts, in[i].ts_us);  // where the run ends, as for the others
+            }
+            shard.stats().packets_rx += m;
+            shard.stats().packets_filtered += m;
+            continue;
+        }
         for (unsigned i = 0; i < n; ++i) {
             if (in[i].data != nullptr) {
                 raw[m++] = in[i];
