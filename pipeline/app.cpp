@@ -462,8 +462,9 @@ int fed_loop(Worker& w, Shard& shard) {
             if (last) break;
             drain_reports(w);
             // Worker 0 is behind: yield the CPU after a while (on 2 CPUs we share one
-            // with the management core).
-            if (++idle > 256) rte_delay_us_sleep(20);
+            // with the management core), but do not sleep: a sleep lasts 50 us or more,
+            // in which worker 0 fills the ring and waits.
+            if (++idle > 64) sched_yield();
             else rte_pause();
             continue;
         }
