@@ -55,9 +55,9 @@ inline bool make_key(const parse::PacketView& v, FlowKey& k) noexcept {
     return sender_lo;
 }
 
-// Which of `shares` workers owns a flow, when each of them reads every frame and
-// keeps its own (replay from the mapped file): one answer for both directions (the
-// key is canonical), spread evenly, the same in every run.
+// Which of `shares` workers owns a flow in a replay from the mapped file (worker 0
+// hands each of them its frames): one answer for both directions (the key is
+// canonical), spread evenly, the same in every run.
 // (The key's two addresses as two 64-bit loads each, its ports as lo << 16 | hi.)
 inline uint32_t share_of(const uint64_t lo[2], const uint64_t hi[2], uint32_t ports, uint32_t shares) noexcept {
     const uint64_t h = mix64(mix64(lo[0] ^ hi[1]) ^ lo[1] ^ (hi[0] << 1) ^ ports);
