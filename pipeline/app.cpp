@@ -93,6 +93,19 @@ struct Clock {
     }
 };
 
+// Waiting for another thread (room in a ring, records taken off it): spin a
+// little, then give the CPU up. A replay may run more threads than there are CPUs
+// (two workers and the management core on two), and the thread waited for may be
+// the one queued behind us on our own CPU: spinning on would keep it off until the
+// scheduler's next tick. Only ever on a wait, never per packet.
+struct Backoff {
+    unsigned spins = 0;
+    void pause() noexcept {
+        if (++spins > 64) sched_yield();
+        else rte_pause();
+    }
+};
+
 // Hands finished connections to the management core through a single-producer
 // ring of records taken from a shared pool. Lossy (counted) unless `wait`: in
 // replay, waiting costs nothing but time, so nothing is dropped, also while a stop
@@ -105,9 +118,10 @@ struct RecordSink {
 
     bool operator()(const track::ConnRecord& r) noexcept {
         void* obj = nullptr;
+        Backoff wait_room;
         while (rte_mempool_get(pool, &obj) != 0) {
             if (!wait) return false;
-            rte_pause();
+            wait_room.pause();
         }
         std::memcpy(obj, &r, sizeof r);
         while (rte_ring_sp_enqueue(ring, obj) != 0) {
@@ -115,7 +129,7 @@ struct RecordSink {
                 rte_mempool_put(pool, obj);
                 return false;
             }
-            rte_pause();
+            wait_room.pause();
         }
         return true;
     }
@@ -321,8 +335,8 @@ void drain_reports(Worker& w) noexcept {
     };
     det.drain(hand);
     if (!g.replay) return;
-    while (det.pending() > 0) {
-        rte_pause();
+    for (Backoff wait_room; det.pending() > 0;) {
+        wait_room.pause();
         det.drain(hand);
     }
 }
@@ -350,8 +364,8 @@ template <class Shard>
 int finish_replay(Worker& w, Shard& shard) {
     shard.flush(w.max_ts);
     drain_reports(w);
-    while (w.detector->pending() > 0) {
-        rte_pause();
+    for (Backoff wait_room; w.detector->pending() > 0;) {
+        wait_room.pause();
         drain_reports(w);
     }
     publish_stats(w);
@@ -361,10 +375,11 @@ int finish_replay(Worker& w, Shard& shard) {
 
 // Hands frames to a worker fed by worker 0, waiting for room: a replay loses nothing.
 void feed(Worker& to, const engine::RawPacket* p, uint32_t n) noexcept {
+    Backoff wait_room;
     for (uint32_t sent = 0;;) {
         sent += rte_ring_sp_enqueue_burst_elem(to.feed, p + sent, sizeof *p, n - sent, nullptr);
         if (sent == n) return;
-        rte_pause();
+        wait_room.pause();
     }
 }
 
@@ -450,7 +465,8 @@ int fed_loop(Worker& w, Shard& shard) {
     engine::RawPacket in[kBurst], raw[kBurst];
     const capture::PcapFile& file = *g.workers[0]->file;
     const uint64_t hz = rte_get_tsc_hz();
-    uint64_t idle = 0, last_publish = rte_rdtsc();
+    Backoff idle;
+    uint64_t last_publish = rte_rdtsc();
     for (;;) {
         if (rte_rdtsc() - last_publish > hz / 10) {
             publish_stats(w);
@@ -461,14 +477,12 @@ int fed_loop(Worker& w, Shard& shard) {
         if (n == 0) {
             if (last) break;
             drain_reports(w);
-            // Worker 0 is behind: yield the CPU after a while (on 2 CPUs we share one
-            // with the management core), but do not sleep: a sleep lasts 50 us or more,
-            // in which worker 0 fills the ring and waits.
-            if (++idle > 64) sched_yield();
-            else rte_pause();
+            // Worker 0 is behind. Yield rather than sleep: a sleep lasts 50 us or
+            // more, in which worker 0 fills the ring and waits.
+            idle.pause();
             continue;
         }
-        idle = 0;
+        idle = {};
         const uint64_t t0 = rte_rdtsc();
         uint32_t m = 0;
         const uint8_t* at = nullptr;
@@ -605,8 +619,8 @@ int worker_loop(Worker& w, Shard& shard) {
     }
     shard.flush(end_time(w));
     drain_reports(w);
-    while (w.detector->pending() > 0 && g.replay) {
-        rte_pause();
+    for (Backoff wait_room; w.detector->pending() > 0 && g.replay;) {
+        wait_room.pause();
         drain_reports(w);
     }
     publish_stats(w);
@@ -685,6 +699,7 @@ void distributor_main(uint64_t stop_at) {
             for (unsigned w = 0; w < nw; ++w) {
                 auto& q = out[w];
                 size_t sent = 0;
+                Backoff wait_room;
                 while (sent < q.size()) {
                     sent += rte_ring_sp_enqueue_burst(g.workers[w]->in_ring, reinterpret_cast<void**>(q.data() + sent),
                                                       static_cast<unsigned>(q.size() - sent), nullptr);
@@ -696,6 +711,7 @@ void distributor_main(uint64_t stop_at) {
                         break;
                     }
                     mgmt_poll();  // replay: wait for the worker, keeping records flowing meanwhile
+                    wait_room.pause();
                 }
                 q.clear();
             }
