@@ -359,15 +359,12 @@ uint64_t end_time(const Worker& w) {
 }
 
 // What a worker does once its input has ended: its live connections are flushed at
-// the capture's last time, and its last reports and statistics handed over.
+// the run's last time, and its last reports (in replay every one: drain_reports
+// waits) and statistics handed over.
 template <class Shard>
-int finish_replay(Worker& w, Shard& shard) {
-    shard.flush(w.max_ts);
+int finish(Worker& w, Shard& shard) {
+    shard.flush(end_time(w));
     drain_reports(w);
-    for (Backoff wait_room; w.detector->pending() > 0;) {
-        wait_room.pause();
-        drain_reports(w);
-    }
     publish_stats(w);
     w.done.store(true, std::memory_order_release);
     return 0;
@@ -454,7 +451,7 @@ int file_loop(Worker& w, Shard& shard) {
     }
     for (uint32_t o = 1; o < nw; ++o) g.workers[o]->fed_all.store(true, std::memory_order_release);
     w.file_pos.store(w.file->size(), std::memory_order_relaxed);
-    return finish_replay(w, shard);
+    return finish(w, shard);
 }
 
 // A worker fed by worker 0 (above): its frames, in capture order, each burst of
@@ -519,7 +516,7 @@ int fed_loop(Worker& w, Shard& shard) {
         if (w.compact_table) w.records_high.store(w.compact_table->high_water(), std::memory_order_relaxed);
     }
     w.file_pos.store(file.size(), std::memory_order_relaxed);
-    return finish_replay(w, shard);
+    return finish(w, shard);
 }
 
 template <class Shard>
@@ -617,15 +614,7 @@ int worker_loop(Worker& w, Shard& shard) {
             rte_pktmbuf_free_bulk(mb, n);
         }
     }
-    shard.flush(end_time(w));
-    drain_reports(w);
-    for (Backoff wait_room; w.detector->pending() > 0 && g.replay;) {
-        wait_room.pause();
-        drain_reports(w);
-    }
-    publish_stats(w);
-    w.done.store(true, std::memory_order_release);
-    return 0;
+    return finish(w, shard);
 }
 
 int worker_main(void* arg) {
