@@ -989,7 +989,53 @@ ZeekState zeek_conn_state(const Conn& c, const ConnCold& cold) noexcept {
     return ZeekState::OTH;
 }
 
+namespace {
+
+// A connection's first packet is most often a bare SYN (under a spoofed SYN flood,
+// always): no ACK, FIN, RST or payload, and no bad checksum.
+bool clean_first_syn(const PacketView& v) noexcept {
+    return (v.flags & (fl::Syn | fl::Ack | fl::Fin | fl::Rst)) == fl::Syn && v.payload_len == 0 &&
+           !(v.checksum_checked && !v.checksum_ok);
+}
+
+// What init_general() and process() make of a clean first SYN, written out: one
+// branch-free pass instead of both models' rules (about 200 fewer instructions a
+// new connection). tests/track/test_fast_path.cpp checks it byte for byte.
+void init_syn(Conn& c, ConnCold& cold, const PacketView& v, bool sender_lo, uint64_t ts) noexcept {
+    constexpr int o = idx(Role::Orig);
+    const uint32_t next = v.seq + 1;  // the SYN takes one sequence number
+    c = Conn{};
+    cold = ConnCold{};
+    c.last_ts_us = ts;
+    c.timer = TimerKind::Attempt;  // Zeek's attempt timer, from the first SYN
+    c.timer_at_us = ts;
+    c.start_seq[o] = c.ack_seq[o] = v.seq;
+    c.last_seq[o] = next;
+    c.pkts[o] = 1;
+    c.flags = static_cast<uint16_t>((sender_lo ? cflag::OrigIsLo : 0) | cflag::Syn0);
+    c.zeek[o] = ZeekEp::SynSent;
+    c.rfc[o] = TcpState::SynSent;
+    c.rfc[idx(Role::Resp)] = TcpState::Listen;
+    c.wscale[idx(Role::Resp)] = -1;
+    record_syn_options(c, cold, Role::Orig, v);
+    cold.first_ts_us = cold.zeek_last_ts_us = ts;
+    cold.syn_at = 1;  // offset_of(cold, ts): the first packet's time
+    cold.ip_bytes[o] = v.ip_len;
+    cold.win_end[o] = cold.win_maxend[o] = next;
+    cold.win_max[o] = std::max<uint32_t>(v.window, 1);  // a SYN's window is never scaled
+    cold.data_end[o] = cold.ooo_end[o] = next;
+    check_history(c, cold, Role::Orig, hist::Syn, 'S');
+    if (v.window == 0) scaled_history(cold, Role::Orig, LogLetter::ZeroWindow, 'W');
+}
+
+}  // namespace
+
 void init(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept {
+    if (clean_first_syn(v)) init_syn(c, cold, v, sender_lo, ts_us);
+    else init_general(c, cold, v, sender_lo, ts_us);
+}
+
+void init_general(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept {
     c = Conn{};
     cold = ConnCold{};
     cold.first_ts_us = ts_us;

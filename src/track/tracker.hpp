@@ -41,6 +41,9 @@ enum class Action : uint8_t {
 // Starts a connection with its first packet (which is also counted and tracked).
 // `sender_lo`: whether the packet's sender is the key's lo endpoint.
 void init(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept;
+// init() without its fast path for a clean first SYN: the first packet through the
+// full Zeek and RFC models. The reference the fast path is tested against.
+void init_general(Conn& c, ConnCold& cold, const parse::PacketView& v, bool sender_lo, uint64_t ts_us) noexcept;
 
 // Tracks one more packet of an existing connection. Precondition: the connection
 // has not expired by ts_us (!expired(c, ts_us, cfg)); the caller checks that first

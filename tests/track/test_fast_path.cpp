@@ -185,5 +185,60 @@ TEST_F(FastPath, InOrderTransferTakesTheFastPath) {
     EXPECT_EQ(fast, 298u);
 }
 
+// init()'s fast path for a connection's first packet, a clean SYN, against the
+// general path on random first packets: SYNs with and without options, zero
+// windows, ISNs at the wrap, either side of the key, and the packets it must
+// leave to the general path (SYN-ACKs, SYNs with payload, FIN or RST, bad
+// checksums, no SYN at all), from ports that are and are not likely servers.
+TEST(FirstSyn, StartsTheConnectionAsTheGeneralPathDoes) {
+    std::mt19937 rng{20261122};
+    auto pick = [&](uint32_t n) { return static_cast<uint32_t>(rng() % n); };
+    const uint16_t ports[] = {80, 443, 22, 1024, 8080, 40000, 65535};
+    uint64_t clean = 0, other = 0;
+    for (int i = 0; i < 200000 && !::testing::Test::HasFatalFailure(); ++i) {
+        parse::PacketView v{};
+        v.kind = parse::Kind::Tcp;
+        v.ip_version = 4;
+        v.src[10] = v.src[11] = v.dst[10] = v.dst[11] = 0xff;
+        v.src[15] = static_cast<uint8_t>(pick(256));
+        v.dst[15] = static_cast<uint8_t>(pick(256));
+        v.sport = pick(3) ? static_cast<uint16_t>(rng()) : ports[pick(7)];
+        v.dport = pick(3) ? ports[pick(7)] : static_cast<uint16_t>(rng());
+        v.flags = fl::Syn;
+        if (pick(4) == 0) v.flags = static_cast<uint8_t>(rng());  // anything, SYN or not
+        if (pick(4) == 0) v.flags |= fl::Psh | fl::Ece | fl::Cwr;    // flags that change nothing
+        v.seq = pick(8) ? static_cast<uint32_t>(rng()) : 0xFFFFFFFFu - pick(2);
+        v.ack = pick(2) ? static_cast<uint32_t>(rng()) : 0;
+        v.window = pick(10) ? static_cast<uint16_t>(rng()) : 0;
+        v.payload_len = pick(10) ? 0 : 1 + pick(1460);
+        v.tcp_hdr_len = 20;
+        v.ip_len = 40 + v.payload_len;
+        v.checksum_checked = pick(4) == 0;
+        v.checksum_ok = !v.checksum_checked || pick(2);
+        v.opt.has_mss = pick(2);
+        v.opt.mss = static_cast<uint16_t>(rng());
+        v.opt.has_wscale = pick(2);
+        v.opt.wscale = static_cast<uint8_t>(pick(20));  // above 14 is clamped
+        v.opt.sack_permitted = pick(2);
+        v.opt.has_ts = pick(2);
+        const bool sender_lo = pick(2);
+        const uint64_t ts = 1'600'000'000'000'000ull + rng();
+        Conn c1, c2;
+        ConnCold k1, k2;
+        for (void* p : {static_cast<void*>(&c1), static_cast<void*>(&c2)}) std::memset(p, 0xAB, sizeof(Conn));
+        for (void* p : {static_cast<void*>(&k1), static_cast<void*>(&k2)}) std::memset(p, 0xAB, sizeof(ConnCold));
+        init(c1, k1, v, sender_lo, ts);
+        init_general(c2, k2, v, sender_lo, ts);
+        ASSERT_EQ(std::memcmp(&c1, &c2, sizeof c1), 0) << "hot record differs, flags " << int{v.flags};
+        ASSERT_EQ(std::memcmp(&k1, &k2, sizeof k1), 0) << "cold record differs, flags " << int{v.flags};
+        const bool is_clean = (v.flags & (fl::Syn | fl::Ack | fl::Fin | fl::Rst)) == fl::Syn && v.payload_len == 0 &&
+                              v.checksum_ok;
+        ++(is_clean ? clean : other);
+    }
+    // Both kinds were compared, often.
+    EXPECT_GT(clean, 50000u);
+    EXPECT_GT(other, 50000u);
+}
+
 }  // namespace
 }  // namespace ws::track
