@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -106,16 +107,14 @@ public:
     int32_t add(const flow::FlowKey& k) noexcept {
         const Probe p = probe_of(k);
         if (const Where w = find(k, p); w.ix >= 0) return w.ix;
-        uint32_t ix;
-        if (nfree_ > 0) ix = free_[--nfree_];
-        else if (next_ < cap_) ix = next_++;
-        else return -1;
-        if (!place(p, ix)) {
-            free_[nfree_++] = ix;
-            return -1;
-        }
-        keys_[ix] = k;
-        return static_cast<int32_t>(ix);
+        return add_new(k, p);
+    }
+    // add() of a key known to be absent (its lookup has just missed, or it has just
+    // been deleted): no search for it first.
+    int32_t insert(const flow::FlowKey& k) noexcept {
+        const Probe p = probe_of(k);
+        assert(find(k, p).ix < 0);
+        return add_new(k, p);
     }
 
     void del(const flow::FlowKey& k) noexcept {
@@ -126,6 +125,7 @@ public:
         if (w.bucket != p.b1) dec(over_[p.b1]);
         free_[nfree_++] = static_cast<uint32_t>(w.ix);
     }
+
 
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
     // Fetches the line del(k) or find(k) reads first.
@@ -323,6 +323,19 @@ private:
         const uint32_t b1 = static_cast<uint32_t>(hash(e.ab, e.ports, e.slot & kV6)) & mask_;
         if (from != b1) dec(over_[b1]);
         buckets_[from].e[way] = Entry{};
+    }
+
+    int32_t add_new(const flow::FlowKey& k, const Probe& p) noexcept {
+        uint32_t ix;
+        if (nfree_ > 0) ix = free_[--nfree_];
+        else if (next_ < cap_) ix = next_++;
+        else return -1;
+        if (!place(p, ix)) {
+            free_[nfree_++] = ix;
+            return -1;
+        }
+        keys_[ix] = k;
+        return static_cast<int32_t>(ix);
     }
 
     bool place(const Probe& p, uint32_t ix) noexcept {

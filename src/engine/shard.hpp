@@ -8,6 +8,7 @@
 //     void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx);  // -1 = miss
 //     int32_t lookup(const flow::FlowKey& k);        // index or -1
 //     int32_t add(const flow::FlowKey& k);           // new index, or -1 when full
+//     int32_t insert(const flow::FlowKey& k);        // optional: add() of an absent key
 //     void del(const flow::FlowKey& k);
 //     const flow::FlowKey& key(uint32_t ix) const;   // the key of a live index
 //   The pipeline plugs in engine::FlowTable (or rte_hash, pipeline/rte_table.hpp);
@@ -349,8 +350,8 @@ private:
         track::init(tmp_, tmp_cold_, v, sender_lo, ts);
         const bool emb = track::is_embryonic(tmp_);
         if (emb && stats_.live_embryonic >= embryonic_cap_) evict_oldest_embryonic(ts);
-        int32_t ix = table_.add(key);
-        if (ix < 0 && evict_oldest_embryonic(ts)) ix = table_.add(key);
+        int32_t ix = insert(key);
+        if (ix < 0 && evict_oldest_embryonic(ts)) ix = insert(key);
         if (ix < 0) {
             // Full of established connections: those are never evicted for a newcomer.
             ++stats_.tcp_untracked;
@@ -369,6 +370,14 @@ private:
             fresh_.push({u, gen_[u]});
         }
         if (det_on_) half_open_check(u);
+    }
+
+    // The key is absent here: its lookup missed, or its connection has just ended
+    // (an eviction in between removes another key). A table that can skip the
+    // search for it (engine::FlowTable::insert) does.
+    int32_t insert(const flow::FlowKey& key) noexcept {
+        if constexpr (requires { table_.insert(key); }) return table_.insert(key);
+        else return table_.add(key);
     }
 
     // Keeps the detector's half-open gauge equal to the number of connections whose
