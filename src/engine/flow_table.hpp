@@ -126,7 +126,6 @@ public:
         free_[nfree_++] = static_cast<uint32_t>(w.ix);
     }
 
-
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
     // Fetches the line del(k) or find(k) reads first.
     void prefetch(const flow::FlowKey& k) const noexcept { __builtin_prefetch(&buckets_[probe_of(k).b1], 1); }

@@ -999,8 +999,9 @@ bool clean_first_syn(const PacketView& v) noexcept {
 }
 
 // What init_general() and process() make of a clean first SYN, written out: one
-// branch-free pass instead of both models' rules (about 200 fewer instructions a
-// new connection). tests/track/test_fast_path.cpp checks it byte for byte.
+// straight pass instead of both models' rules (about 230 fewer instructions a new
+// connection, bench/instructions). tests/track/test_fast_path.cpp checks it byte
+// for byte.
 void init_syn(Conn& c, ConnCold& cold, const PacketView& v, bool sender_lo, uint64_t ts) noexcept {
     constexpr int o = idx(Role::Orig);
     const uint32_t next = v.seq + 1;  // the SYN takes one sequence number

@@ -3,7 +3,8 @@
 // wrap, window scaling on and off, mid-stream pick-ups, lost handshake ACKs)
 // carrying random segments from both sides: in-order data, pure ACKs,
 // retransmissions, holes, acks of unseen data, zero windows, keep-alives,
-// out-of-window segments, bad checksums, and the occasional FIN or RST.
+// out-of-window segments, bad checksums, and the occasional FIN or RST. And the
+// fast path for a connection's first packet, a clean SYN, against init_general().
 #include <gtest/gtest.h>
 
 #include <cstring>
