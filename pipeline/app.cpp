@@ -459,7 +459,7 @@ int file_loop(Worker& w, Shard& shard) {
 // reader of the whole file would: process, close detection intervals, sweep.
 template <class Shard>
 int fed_loop(Worker& w, Shard& shard) {
-    engine::RawPacket in[kBurst], raw[kBurst];
+    engine::RawPacket in[kBurst];
     const capture::PcapFile& file = *g.workers[0]->file;
     const uint64_t hz = rte_get_tsc_hz();
     Backoff idle;
@@ -481,9 +481,9 @@ int fed_loop(Worker& w, Shard& shard) {
         }
         idle = {};
         const uint64_t t0 = rte_rdtsc();
-        uint32_t m = 0;
         const uint8_t* at = nullptr;
         if (g.opt->rx_only) {  // worker 0's ceiling of handing out: frames counted, no more
+            uint32_t m = 0;
             for (unsigned i = 0; i < n; ++i) {
                 if (in[i].data != nullptr) ++m;
                 else w.max_ts = std::max(w.max_ts, in[i].ts_us);  // where the run ends, as for the others
@@ -492,23 +492,22 @@ int fed_loop(Worker& w, Shard& shard) {
             shard.stats().packets_filtered += m;
             continue;
         }
+        // Runs of frames between time marks are tracked where they lie in `in`.
+        unsigned from = 0;
         for (unsigned i = 0; i < n; ++i) {
-            if (in[i].data != nullptr) {
-                raw[m++] = in[i];
-                continue;
+            if (in[i].data != nullptr) continue;
+            if (i > from) {
+                at = in[i - 1].data;
+                shard.process(in + from, i - from);
             }
-            if (m > 0) {
-                at = raw[m - 1].data;
-                shard.process(raw, m);
-                m = 0;
-            }
+            from = i + 1;
             shard.detect_advance(in[i].ts_us);
             shard.sweep(shard.now());
             w.max_ts = std::max(w.max_ts, in[i].ts_us);
         }
-        if (m > 0) {  // the rest of a burst: its time comes with the next dequeue
-            at = raw[m - 1].data;
-            shard.process(raw, m);
+        if (n > from) {  // the rest of a burst: its time comes with the next dequeue
+            at = in[n - 1].data;
+            shard.process(in + from, n - from);
         }
         shard.stats().cycles += rte_rdtsc() - t0;
         drain_reports(w);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "engine/flow_table.hpp"
@@ -39,11 +40,13 @@ Bytes frame(frames::V4 src, uint16_t sport, frames::V4 dst, uint16_t dport, uint
     return frames::ether(0x0800, frames::ipv4(ip, frames::tcp(t)));
 }
 
-struct Rig {
-    explicit Rig(uint32_t capacity, uint32_t embryonic_pct = 100) : table(capacity) {
+// A shard on `Table` with detection off, fed bursts of byte-built frames.
+template <class Table>
+struct BasicRig {
+    explicit BasicRig(uint32_t capacity, uint32_t embryonic_pct = 100) : table(make_table(capacity)) {
         cfg.embryonic_share_pct = embryonic_pct;
         cfg.detect.enabled = false;
-        shard = std::make_unique<engine::Shard<engine::StdTable, Collect>>(table, sink, cfg);
+        shard = std::make_unique<engine::Shard<Table, Collect>>(table, sink, cfg);
     }
     // One burst, in order.
     void burst(const std::vector<std::pair<Bytes, uint64_t>>& pkts) {
@@ -58,28 +61,18 @@ struct Rig {
         return nullptr;
     }
 
-    engine::StdTable table;
-    Collect sink;
-    engine::ShardConfig cfg;
-    std::unique_ptr<engine::Shard<engine::StdTable, Collect>> shard;
-};
-
-// The same on the workers' own table (engine::FlowTable), one packet at a time.
-struct CompactRig {
-    CompactRig() {
-        cfg.detect.enabled = false;
-        shard = std::make_unique<engine::Shard<engine::FlowTable, Collect>>(table, sink, cfg);
-    }
-    void send(const Bytes& b, uint64_t ts) {
-        const engine::RawPacket raw{b.data(), static_cast<uint32_t>(b.size()), ts};
-        shard->process(&raw, 1);
+    static Table make_table(uint32_t capacity) {
+        if constexpr (std::is_same_v<Table, engine::FlowTable>) return Table(capacity, 0, 7);  // a fixed seed
+        else return Table(capacity);
     }
 
-    engine::FlowTable table{1024, 0, 7};
+    Table table;
     Collect sink;
     engine::ShardConfig cfg;
-    std::unique_ptr<engine::Shard<engine::FlowTable, Collect>> shard;
+    std::unique_ptr<engine::Shard<Table, Collect>> shard;
 };
+using Rig = BasicRig<engine::StdTable>;
+using CompactRig = BasicRig<engine::FlowTable>;  // the workers' own table
 
 const frames::V4 kClient = {10, 0, 0, 1}, kServer = {10, 0, 0, 2};
 
@@ -268,11 +261,11 @@ TEST(Shard, BurstClosingAnIntervalOnEveryPacketLosesNoDetectionReport) {
 TEST(Shard, FlushEndsEveryLiveConnectionOnceAndEmptiesTheTable) {
     // On the workers' own table, which flush walks in batches up to its high-water
     // mark: more connections than a batch, some ended before (holes, reused slots).
-    CompactRig rig;
+    CompactRig rig(1024, 50);
     auto& table = rig.table;
     auto& sink = rig.sink;
     auto& shard = *rig.shard;
-    auto send = [&](const Bytes& b, uint64_t ts) { rig.send(b, ts); };
+    auto send = [&](const Bytes& b, uint64_t ts) { rig.one(b, ts); };
     uint64_t t = 1'000'000;
     for (uint16_t p = 1000; p < 1100; ++p) {  // half-open: minutes before they time out
         send(frame(kClient, p, kServer, 80, S, 1000, 0), t++);
@@ -301,10 +294,10 @@ TEST(Shard, SweepVisitsEachSlotInTurnWhateverItsBudget) {
     // and no live one has.
     for (const uint32_t budget : {1u, 7u, 63u, 64u, 65u, 200u, 1u << 20}) {
         SCOPED_TRACE(budget);
-        CompactRig rig;
+        CompactRig rig(1024, 50);
         auto& sink = rig.sink;
         auto& shard = *rig.shard;
-        auto send = [&](const Bytes& b, uint64_t ts) { rig.send(b, ts); };
+        auto send = [&](const Bytes& b, uint64_t ts) { rig.one(b, ts); };
         uint64_t t = 1'000'000;
         for (uint16_t p = 1000; p < 1300; ++p) send(frame(kClient, p, kServer, 80, S, 1000, 0), t);  // 5 s attempts
         for (uint16_t p = 1000; p < 1300; p += 3) send(frame(kServer, 80, kClient, p, S | A, 5000, 1001), t + 1);
