@@ -57,6 +57,40 @@ public:
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
 
+    // A key's hash and first bucket, which every operation on the key starts by
+    // computing (an IPv6 key's digest is seven rounds of mixing in a row). The
+    // lookup_bulk below that fills one per key lets the calls that follow on the
+    // same key in the same burst, lookup() and insert(), start from it instead.
+    struct Probe {
+        uint64_t ab;
+        uint32_t ports;
+        uint32_t v6;  // 0 or kV6
+        uint64_t h;
+        uint32_t b1;
+    };
+    Probe probe(const flow::FlowKey& k) const noexcept {
+        Probe p;
+        if (is_v4_mapped(k.lo_addr) && is_v4_mapped(k.hi_addr)) {
+            uint32_t lo, hi;
+            std::memcpy(&lo, k.lo_addr.data() + 12, 4);
+            std::memcpy(&hi, k.hi_addr.data() + 12, 4);
+            p.ab = uint64_t{lo} << 32 | hi;
+            p.ports = uint32_t{k.lo_port} << 16 | k.hi_port;
+            p.v6 = 0;
+        } else {
+            uint64_t w[5];
+            std::memcpy(w, &k, sizeof w);
+            uint64_t d = seed_;
+            for (uint64_t x : w) d = flow::mix64(d ^ x);
+            p.ab = d;
+            p.ports = static_cast<uint32_t>(flow::mix64(d ^ 0x9E3779B97F4A7C15ull));
+            p.v6 = kV6;
+        }
+        p.h = hash(p.ab, p.ports, p.v6);
+        p.b1 = static_cast<uint32_t>(p.h) & mask_;
+        return p;
+    }
+
     uint32_t capacity() const noexcept { return cap_; }
     uint32_t size() const noexcept { return next_ - nfree_; }  // handed out, not given back
     uint32_t buckets() const noexcept { return nb_; }
@@ -75,11 +109,18 @@ public:
     // once the whole burst's first buckets are, so that its wait overlaps theirs.
     void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx) noexcept {
         Probe p[kBulk];
+        for (uint32_t done = 0; done < n; done += kBulk)
+            lookup_bulk(keys + done, std::min(n - done, kBulk), idx + done, p);
+    }
+    // The same, keeping each key's probe in `probes` (n of them) for lookup() and
+    // insert() of the same key while the table is what it was or only changed since.
+    void lookup_bulk(const flow::FlowKey* keys, uint32_t n, int32_t* idx, Probe* probes) noexcept {
         uint8_t missed[kBulk];
         for (uint32_t done = 0; done < n; done += kBulk) {
             const uint32_t m = std::min(n - done, kBulk);
+            Probe* const p = probes + done;
             for (uint32_t i = 0; i < m; ++i) {
-                p[i] = probe_of(keys[done + i]);
+                p[i] = probe(keys[done + i]);
                 __builtin_prefetch(&buckets_[p[i].b1], 0, 3);
             }
             uint32_t nm = 0;
@@ -100,25 +141,27 @@ public:
         }
     }
 
-    int32_t lookup(const flow::FlowKey& k) const noexcept { return find(k, probe_of(k)).ix; }
+    int32_t lookup(const flow::FlowKey& k) const noexcept { return find(k, probe(k)).ix; }
+    // `p`: probe(k), or k's from lookup_bulk (a probe depends on the key alone).
+    int32_t lookup(const flow::FlowKey& k, const Probe& p) const noexcept { return find(k, p).ix; }
 
     // The key's index: the one it has, or a new one. -1 when the table is full (or,
     // never seen at the sizing above, no displacement path frees a slot).
     int32_t add(const flow::FlowKey& k) noexcept {
-        const Probe p = probe_of(k);
+        const Probe p = probe(k);
         if (const Where w = find(k, p); w.ix >= 0) return w.ix;
         return add_new(k, p);
     }
     // add() of a key known to be absent (its lookup has just missed, or it has just
     // been deleted): no search for it first.
-    int32_t insert(const flow::FlowKey& k) noexcept {
-        const Probe p = probe_of(k);
+    int32_t insert(const flow::FlowKey& k) noexcept { return insert(k, probe(k)); }
+    int32_t insert(const flow::FlowKey& k, const Probe& p) noexcept {
         assert(find(k, p).ix < 0);
         return add_new(k, p);
     }
 
     void del(const flow::FlowKey& k) noexcept {
-        const Probe p = probe_of(k);
+        const Probe p = probe(k);
         const Where w = find(k, p);
         if (w.ix < 0) return;
         buckets_[w.bucket].e[w.way] = Entry{};
@@ -128,7 +171,7 @@ public:
 
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
     // Fetches the line del(k) or find(k) reads first.
-    void prefetch(const flow::FlowKey& k) const noexcept { __builtin_prefetch(&buckets_[probe_of(k).b1], 1); }
+    void prefetch(const flow::FlowKey& k) const noexcept { __builtin_prefetch(&buckets_[probe(k).b1], 1); }
 
     // Commits the buckets and overflow counts, which keys reach at random (a few
     // hundred connections touch every page of them), so that the packet path takes
@@ -186,13 +229,6 @@ private:
     };
     static_assert(sizeof(Bucket) == 64);
 
-    struct Probe {
-        uint64_t ab;
-        uint32_t ports;
-        uint32_t v6;  // 0 or kV6
-        uint64_t h;
-        uint32_t b1;
-    };
     struct Where {
         int32_t ix;
         uint32_t bucket, way;
@@ -223,28 +259,6 @@ private:
         return w0 == 0 && w1 == 0xFFFF0000u;  // ::ffff:0:0/96, as bytes 00..00 ff ff
     }
 
-    Probe probe_of(const flow::FlowKey& k) const noexcept {
-        Probe p;
-        if (is_v4_mapped(k.lo_addr) && is_v4_mapped(k.hi_addr)) {
-            uint32_t lo, hi;
-            std::memcpy(&lo, k.lo_addr.data() + 12, 4);
-            std::memcpy(&hi, k.hi_addr.data() + 12, 4);
-            p.ab = uint64_t{lo} << 32 | hi;
-            p.ports = uint32_t{k.lo_port} << 16 | k.hi_port;
-            p.v6 = 0;
-        } else {
-            uint64_t w[5];
-            std::memcpy(w, &k, sizeof w);
-            uint64_t d = seed_;
-            for (uint64_t x : w) d = flow::mix64(d ^ x);
-            p.ab = d;
-            p.ports = static_cast<uint32_t>(flow::mix64(d ^ 0x9E3779B97F4A7C15ull));
-            p.v6 = kV6;
-        }
-        p.h = hash(p.ab, p.ports, p.v6);
-        p.b1 = static_cast<uint32_t>(p.h) & mask_;
-        return p;
-    }
 
     // Which ways hold p's (ab, ports), as bits 0-3. With SSE2, the four entries are
     // compared at once and the way is found without a branch per way: which way a

@@ -11,6 +11,9 @@
 //     int32_t insert(const flow::FlowKey& k);        // optional: add() of an absent key
 //     void del(const flow::FlowKey& k);
 //     const flow::FlowKey& key(uint32_t ix) const;   // the key of a live index
+//   Optional, together: a Probe type (the key's hash), lookup_bulk(keys, n, idx,
+//   probes) that keeps each key's, and lookup(k, probe) and insert(k, probe) that
+//   start from it (engine::FlowTable).
 //   The pipeline plugs in engine::FlowTable (or rte_hash, pipeline/rte_table.hpp);
 //   tests use engine::StdTable too.
 //
@@ -57,6 +60,19 @@ static_assert(detect::Detector::kPending >= kMaxBurst + 2);
 inline constexpr uint32_t kPrefetchAhead = 8;
 // How many evictions ahead a victim's lines are prefetched (Shard::prefetch_victims).
 inline constexpr uint32_t kVictimAhead = 16;
+
+// A table's Probe type, or an empty stand-in for tables without one.
+template <class Table>
+struct ProbeOf {
+    struct type {};
+    static constexpr bool kKept = false;
+};
+template <class Table>
+    requires requires { typename Table::Probe; }
+struct ProbeOf<Table> {
+    using type = typename Table::Probe;
+    static constexpr bool kKept = true;
+};
 
 // Which of `shares` workers takes a frame when one reader hands each worker the
 // frames of its flows (replay from the mapped file): flow::peek_share read at fixed
@@ -290,7 +306,8 @@ private:
 
     // Looks up and tracks the m parsed TCP packets of the burst scratch, in order.
     void track_burst(uint32_t m) noexcept {
-        table_.lookup_bulk(keys_in_, m, idx_);
+        if constexpr (kKeepsProbes) table_.lookup_bulk(keys_in_, m, idx_, probes_);
+        else table_.lookup_bulk(keys_in_, m, idx_);
         removed_in_burst_ = false;
         // Each packet's record is fetched kPrefetchAhead packets before its turn: the
         // hot line and the cold line an ordinary segment writes (ConnCold's first).
@@ -319,7 +336,10 @@ private:
         // The bulk lookup ran before this burst's packets: one of them may since have
         // created this key's entry, or ended it (freeing the slot for another key).
         int32_t ix = idx_[j];
-        if (ix < 0 || removed_in_burst_) ix = table_.lookup(key);
+        if (ix < 0 || removed_in_burst_) {
+            if constexpr (kKeepsProbes) ix = table_.lookup(key, probes_[j]);
+            else ix = table_.lookup(key);
+        }
         if (ix >= 0) {
             auto u = static_cast<uint32_t>(ix);
             track::Conn& c = conns_[u];
@@ -343,15 +363,16 @@ private:
                 end(u, track::EndReason::Reused, ts);
             }
         }
-        create(key, v, sender_lo_[j], ts);
+        create(j, ts);
     }
 
-    void create(const flow::FlowKey& key, const parse::PacketView& v, bool sender_lo, uint64_t ts) noexcept {
-        track::init(tmp_, tmp_cold_, v, sender_lo, ts);
+    // Packet j of the burst starts its connection.
+    void create(uint32_t j, uint64_t ts) noexcept {
+        track::init(tmp_, tmp_cold_, views_[j], sender_lo_[j], ts);
         const bool emb = track::is_embryonic(tmp_);
         if (emb && stats_.live_embryonic >= embryonic_cap_) evict_oldest_embryonic(ts);
-        int32_t ix = insert(key);
-        if (ix < 0 && evict_oldest_embryonic(ts)) ix = insert(key);
+        int32_t ix = insert(j);
+        if (ix < 0 && evict_oldest_embryonic(ts)) ix = insert(j);
         if (ix < 0) {
             // Full of established connections: those are never evicted for a newcomer.
             ++stats_.tcp_untracked;
@@ -372,11 +393,13 @@ private:
         if (det_on_) half_open_check(u);
     }
 
-    // The key is absent here: its lookup missed, or its connection has just ended
-    // (an eviction in between removes another key). A table that can skip the
-    // search for it (engine::FlowTable::insert) does.
-    int32_t insert(const flow::FlowKey& key) noexcept {
-        if constexpr (requires { table_.insert(key); }) return table_.insert(key);
+    // Packet j's key is absent here: its lookup missed, or its connection has just
+    // ended (an eviction in between removes another key). A table that can skip the
+    // search for it (engine::FlowTable::insert) does, from the key's probe if kept.
+    int32_t insert(uint32_t j) noexcept {
+        const flow::FlowKey& key = keys_in_[j];
+        if constexpr (kKeepsProbes) return table_.insert(key, probes_[j]);
+        else if constexpr (requires { table_.insert(key); }) return table_.insert(key);
         else return table_.add(key);
     }
 
@@ -514,6 +537,8 @@ private:
     bool sender_lo_[kMaxBurst];
     uint64_t ts_[kMaxBurst];
     int32_t idx_[kMaxBurst];
+    static constexpr bool kKeepsProbes = ProbeOf<Table>::kKept;
+    typename ProbeOf<Table>::type probes_[kMaxBurst];
     track::Conn tmp_{};
     track::ConnCold tmp_cold_{};
     track::ConnRecord rec_{};

@@ -180,5 +180,49 @@ TEST(FlowTable, AgreesWithAnOracleUnderChurn) {
     }
 }
 
+// As a shard uses the probes a bulk lookup keeps: bursts longer than the table's
+// own chunk of 64, keys repeated within a burst (an earlier packet creates the key
+// a later one missed) and deletions in between; every answer as the oracle's.
+TEST(FlowTable, ProbesKeptByABulkLookupServeTheBurstsLaterCalls) {
+    const uint32_t nb = 64, cap = nb * FlowTable::kWays * 80 / 100;
+    FlowTable t(cap, nb, 11);
+    StdTable oracle(cap);
+    std::mt19937 rng(9);
+    std::vector<flow::FlowKey> pool;
+    for (uint32_t i = 0; i < 2 * cap; ++i) pool.push_back(i % 4 ? v4_key(i) : v6_key(i));
+    constexpr uint32_t kBurst = 100;
+    flow::FlowKey keys[kBurst];
+    int32_t idx[kBurst];
+    FlowTable::Probe probes[kBurst];
+    uint64_t hits_after_miss = 0, inserted = 0;
+    for (int burst = 0; burst < 3000; ++burst) {
+        const auto n = static_cast<uint32_t>(1 + rng() % kBurst);
+        for (uint32_t j = 0; j < n; ++j) keys[j] = pool[rng() % (j % 3 ? pool.size() : 16)];
+        t.lookup_bulk(keys, n, idx, probes);
+        for (uint32_t j = 0; j < n; ++j) {
+            const flow::FlowKey& k = keys[j];
+            ASSERT_EQ(probes[j].h, t.probe(k).h) << burst << " " << j;
+            ASSERT_EQ(probes[j].b1, t.probe(k).b1);
+            const int32_t got = t.lookup(k, probes[j]);
+            ASSERT_EQ(got >= 0, oracle.lookup(k) >= 0) << burst << " " << j;
+            if (idx[j] < 0 && got >= 0) ++hits_after_miss;
+            if (got >= 0) {
+                ASSERT_TRUE(t.key(static_cast<uint32_t>(got)) == k);
+                if (rng() % 4 == 0) {
+                    t.del(k);
+                    oracle.del(k);
+                }
+            } else if (oracle.add(k) >= 0) {
+                ASSERT_GE(t.insert(k, probes[j]), 0) << burst << " " << j;
+                ++inserted;
+            }
+            ASSERT_EQ(t.size(), oracle.size());
+        }
+        if (burst % 100 == 0) ASSERT_TRUE(t.consistent()) << burst;
+    }
+    EXPECT_GT(hits_after_miss, 1000u);  // the case the kept probe must get right
+    EXPECT_GT(inserted, 10000u);
+}
+
 }  // namespace
 }  // namespace ws::engine
