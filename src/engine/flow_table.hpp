@@ -356,7 +356,8 @@ private:
         const uint32_t b2 = alt(p.b1, p.h);  // == b1 only in a one-bucket table
         for (uint32_t b : {p.b1, b2}) {
             if (int w = free_way(buckets_[b]); w >= 0) {
-                put(mine, b, static_cast<uint32_t>(w));
+                buckets_[b].e[w] = mine;  // put(), with the first bucket known
+                if (b != p.b1) inc(over_[p.b1]);
                 return true;
             }
         }

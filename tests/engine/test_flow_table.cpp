@@ -218,7 +218,9 @@ TEST(FlowTable, ProbesKeptByABulkLookupServeTheBurstsLaterCalls) {
             }
             ASSERT_EQ(t.size(), oracle.size());
         }
-        if (burst % 100 == 0) ASSERT_TRUE(t.consistent()) << burst;
+        if (burst % 100 == 0) {
+            ASSERT_TRUE(t.consistent()) << burst;
+        }
     }
     EXPECT_GT(hits_after_miss, 1000u);  // the case the kept probe must get right
     EXPECT_GT(inserted, 10000u);
