@@ -31,7 +31,7 @@ void vote(parse::Addr& cand, int32_t& counter, const parse::Addr& x) noexcept {
 
 }  // namespace
 
-Detector::Detector(const DetectConfig& cfg) noexcept : cfg_(cfg) {
+Detector::Detector(const DetectConfig& cfg) noexcept : cfg_(cfg), probes_(cfg.probe_budget) {
     if (cfg_.interval_us == 0) cfg_.interval_us = 1;
     if (cfg_.window_intervals == 0) cfg_.window_intervals = 1;
     if (!cfg_.enabled) next_boundary_ = UINT64_MAX;
@@ -45,7 +45,8 @@ void Detector::roll(uint64_t ts_us) noexcept {
     } else if (iv > cur_) {
         const bool window_ends = iv / cfg_.window_intervals != window_;
         emit(window_ends, false);
-        packets_ = syn_ = synack_ = odd_ = probes_ = 0;
+        packets_ = syn_ = synack_ = odd_ = 0;
+        probes_.reset();
         ports_.clear();
         hosts_.clear();
         if (window_ends) {
@@ -82,7 +83,7 @@ void Detector::on_control(const parse::PacketView& v, uint64_t ts_us) noexcept {
             const uint64_t hh = host_hash(v.dst);
             count_syn_victim(hosts_, victim(v.dst, 0), hh, v.src, ts_us);
             if (v.dport != 0) count_syn_victim(ports_, victim(v.dst, v.dport), port_hash(hh, v.dport), v.src, ts_us);
-            count_probe(v, hh, false, ts_us);
+            if (const uint32_t w = probes_.next()) count_probe(v, hh, false, ts_us, w);
         } else {
             ++synack_;
             const uint64_t hh = host_hash(v.src);
@@ -95,7 +96,7 @@ void Detector::on_control(const parse::PacketView& v, uint64_t ts_us) noexcept {
     // normal answer to an unexpected segment. SYN with FIN or RST: always a probe.
     if ((!syn && !ack && !rst) || (syn && (fin || rst))) {
         ++odd_;
-        count_probe(v, host_hash(v.dst), true, ts_us);
+        if (const uint32_t w = probes_.next()) count_probe(v, host_hash(v.dst), true, ts_us, w);
     }
 }
 
@@ -111,16 +112,8 @@ void Detector::count_syn_victim(Victims& s, const VictimKey& k, uint64_t h, cons
     else if (a.bm == 1 && same(a.top_src, src)) a.top_src_syn = 1;  // became the candidate
 }
 
-void Detector::count_probe(const parse::PacketView& v, uint64_t hh, bool odd, uint64_t ts) noexcept {
-    // Past the budget, every stride-th probe counts for stride (a power of two).
-    const uint64_t k = probes_++;
-    uint32_t w = 1;
-    if (k >= cfg_.probe_budget) {
-        const uint64_t over = k / std::max<uint32_t>(cfg_.probe_budget, 1);
-        const int shift = std::min(6, 64 - __builtin_clzll(over));
-        w = 1u << shift;
-        if ((k & (w - 1)) != 0) return;
-    }
+// A probe that counts, with weight w (ProbeSampler::next()).
+void Detector::count_probe(const parse::PacketView& v, uint64_t hh, bool odd, uint64_t ts, uint32_t w) noexcept {
     const uint64_t hs = host_hash(v.src);
     const uint64_t hp = mix64(cfg_.seed ^ (uint64_t{v.dport} * 0xd6e8feb86659fd93ull));
     auto& s = sources_.add(v.src, hs, w);

@@ -25,6 +25,7 @@
 // nothing allocates after construction.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -56,6 +57,38 @@ struct DetectConfig {
     uint32_t probe_budget = 256;
     // Seed of the sketches' hash: unknown to an attacker, fixed for replays.
     uint64_t seed = 0x77697265'73746174ull;
+};
+
+// Which of an interval's probes (SYNs, odd-flag packets) are counted in the source
+// and pair sketches, and with what weight: every one, weight 1, within the budget;
+// beyond it every stride-th, weighing stride, where the stride doubles at 1, 2, 4,
+// ... 32 times the budget, up to 64. Kept as a running stride rather than computed
+// from the probe's number, which took a division per probe; inline, so that a
+// skipped probe in a flood costs a compare and no call.
+class ProbeSampler {
+public:
+    explicit ProbeSampler(uint32_t budget = 0) noexcept : budget_(std::max<uint32_t>(budget, 1)) { reset(); }
+    void reset() noexcept {
+        n_ = 0;
+        stride_ = 1;
+        doubles_at_ = budget_;
+    }
+    // The next probe's weight; 0: not counted.
+    uint32_t next() noexcept {
+        const uint64_t k = n_++;
+        if (k == doubles_at_) [[unlikely]] {
+            stride_ *= 2;
+            doubles_at_ = stride_ == kMaxStride ? UINT64_MAX : doubles_at_ * 2;
+        }
+        return (k & (stride_ - 1)) == 0 ? stride_ : 0;
+    }
+    static constexpr uint32_t kMaxStride = 64;
+
+private:
+    uint64_t budget_;
+    uint64_t n_ = 0;
+    uint32_t stride_ = 1;
+    uint64_t doubles_at_ = 0;
 };
 
 class Detector {
@@ -161,7 +194,7 @@ private:
     void roll(uint64_t ts_us) noexcept;
     void on_control(const parse::PacketView& v, uint64_t ts_us) noexcept;
     void count_syn_victim(Victims& s, const VictimKey& k, uint64_t h, const parse::Addr& src, uint64_t ts) noexcept;
-    void count_probe(const parse::PacketView& v, uint64_t hh, bool odd, uint64_t ts) noexcept;
+    void count_probe(const parse::PacketView& v, uint64_t hh, bool odd, uint64_t ts, uint32_t w) noexcept;
     void note_candidate(const VictimKey& k, uint64_t h, int32_t est) noexcept;
     void emit(bool with_window, bool last) noexcept;
     void fill_victim(VictimStat& out, const Victims::Entry* e, const VictimKey& k, uint64_t h) const noexcept;
@@ -178,7 +211,7 @@ private:
     bool started_ = false, finished_ = false;
 
     uint64_t packets_ = 0, syn_ = 0, synack_ = 0, odd_ = 0;  // open interval
-    uint64_t probes_ = 0;                                    // open interval, SYN + odd
+    ProbeSampler probes_;                                    // open interval, SYN + odd
     Victims ports_{}, hosts_{};  // cleared every interval
     Sources sources_{};          // cleared every window
     Pairs pairs_{};              // cleared every window

@@ -208,5 +208,34 @@ TEST(Detector, MergeWaitsForEveryWorker) {
     EXPECT_EQ(eng.stats().intervals, 2u);
 }
 
+// The probe sampler's running stride against the rule it keeps: probe k (from 0)
+// of an interval weighs 1 below the budget B, else 2^min(6, bit width of k / B) if
+// k is a multiple of that, and 0 otherwise; reset() starts an interval afresh.
+TEST(ProbeSampler, StrideDoublesAtTheBudgetsMultiplesUpTo64) {
+    for (uint32_t budget : {0u, 1u, 3u, 256u, 1000u}) {
+        const uint64_t b = std::max<uint32_t>(budget, 1);
+        auto rule = [b](uint64_t k) -> uint32_t {
+            if (k < b) return 1;
+            const uint64_t over = k / b;
+            const uint32_t w = 1u << std::min(6, 64 - __builtin_clzll(over));
+            return k % w == 0 ? w : 0;
+        };
+        ProbeSampler s(budget);
+        for (int interval = 0; interval < 2; ++interval) {
+            uint64_t weighed = 0, counted = 0;
+            const uint64_t n = 70 * b + 123;
+            for (uint64_t k = 0; k < n; ++k) {
+                const uint32_t w = s.next();
+                ASSERT_EQ(w, rule(k)) << "budget " << budget << ", probe " << k;
+                weighed += w;
+                counted += w != 0;
+            }
+            EXPECT_GE(weighed, n - 64) << budget;  // every counted probe stands for the ones it skipped
+            EXPECT_LE(counted, b + n / 2) << budget;
+            s.reset();
+        }
+    }
+}
+
 }  // namespace
 }  // namespace ws::detect::testing
