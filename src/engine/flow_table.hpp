@@ -169,6 +169,26 @@ public:
         free_[nfree_++] = static_cast<uint32_t>(w.ix);
     }
 
+    // del() of the key at index ix, whose probe's hash (Probe::h) the caller kept:
+    // its entry is told by its slot, which no other key has, so neither the key
+    // nor its hash is read again.
+    void del_at(uint32_t ix, uint64_t h) noexcept {
+        const uint32_t b1 = static_cast<uint32_t>(h) & mask_;
+        for (const uint32_t b : {b1, alt(b1, h)}) {
+            Bucket& bk = buckets_[b];
+            for (uint32_t i = 0; i < kWays; ++i) {
+                if ((bk.e[i].slot & ~kV6) != ix + 1) continue;  // an empty entry's slot is 0
+                bk.e[i] = Entry{};
+                if (b != b1) dec(over_[b1]);
+                free_[nfree_++] = ix;
+                return;
+            }
+        }
+        assert(false && "del_at: no entry for this index at this hash");
+    }
+    // Fetches the line del_at(ix, h) reads first.
+    void prefetch_hashed(uint64_t h) const noexcept { __builtin_prefetch(&buckets_[static_cast<uint32_t>(h) & mask_], 1); }
+
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
     // Fetches the line del(k) or find(k) reads first.
     void prefetch(const flow::FlowKey& k) const noexcept { __builtin_prefetch(&buckets_[probe(k).b1], 1); }

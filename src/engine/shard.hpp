@@ -260,10 +260,13 @@ private:
     // in an array, where key() of any index is a plain read; rte_hash's key() looks
     // the slot up, and offers no prefetch.
     static constexpr bool kTablePrefetches = requires(const Table& t, const flow::FlowKey& k) { t.prefetch(k); };
+    // Whether the table keeps each key's probe from the bulk lookup (ProbeOf).
+    static constexpr bool kKeepsProbes = ProbeOf<Table>::kKept;
 
     struct FifoEntry {
         uint32_t ix;
         uint32_t gen;
+        uint64_t hash;  // the key's Probe::h, where the table keeps probes: eviction reads no key to find its entry
     };
 
     // A ring of (slot, generation) in arrival order; when full, the oldest entry is
@@ -318,7 +321,7 @@ private:
         }
     }
 
-    void prefetch_record(uint32_t j) const noexcept {
+    [[gnu::always_inline]] void prefetch_record(uint32_t j) const noexcept {  // see prefetch_victims
         if (idx_[j] < 0) return;
         __builtin_prefetch(&conns_[idx_[j]], 1, 3);
         __builtin_prefetch(&cold_[idx_[j]], 1, 3);
@@ -354,7 +357,7 @@ private:
                         --stats_.live_embryonic;
                     } else if (!(flags_[u] & kRetried)) {
                         flags_[u] |= kRetried;
-                        retried_.push({u, gen_[u]});
+                        retried_.push({u, gen_[u], hash_of(j)});
                     }
                 }
                 if (det_on_) half_open_check(u);
@@ -388,9 +391,14 @@ private:
         if (emb) {
             flags_[u] |= kEmbryonic;
             ++stats_.live_embryonic;
-            fresh_.push({u, gen_[u]});
+            fresh_.push({u, gen_[u], hash_of(j)});
         }
         if (det_on_) half_open_check(u);
+    }
+
+    uint64_t hash_of(uint32_t j) const noexcept {
+        if constexpr (kKeepsProbes) return probes_[j].h;
+        else return 0;
     }
 
     // Packet j's key is absent here: its lookup missed, or its connection has just
@@ -442,7 +450,7 @@ private:
                 prefetch_victims(*q);
                 if ((flags_[e.ix] & (kLive | kEmbryonic | kRetried)) == want && gen_[e.ix] == e.gen) {
                     ++stats_.connections_evicted_embryonic;
-                    end(e.ix, track::EndReason::Evicted, now_us);
+                    end(e.ix, track::EndReason::Evicted, now_us, &e.hash);
                     return true;
                 }
             }
@@ -452,11 +460,15 @@ private:
 
     // Under a flood every new connection evicts the oldest embryonic one, whose lines
     // were last touched a table's share of connections ago: fetch the next victims'
-    // ahead along the queue. Two steps, since the bucket's address comes from the
-    // key: the slot's lines kVictimAhead evictions ahead, the bucket half as far.
+    // ahead along the queue, kVictimAhead evictions ahead. A table that keeps
+    // probes has the bucket's address in the queue entry (the key's hash); for the
+    // others it comes from the key, so the bucket is fetched half as far ahead.
     // Queue entries may be stale (the slot since ended or reused), so the key is
     // read only from a table that offers prefetch() (see kTablePrefetches).
-    void prefetch_victims(const EvictionQueue& q) const noexcept {
+    // Always inline: GCC removed an out-of-line call to it (a function whose only
+    // effect is prefetching counts as having none), and every eviction then
+    // waited on its victim's bucket.
+    [[gnu::always_inline]] void prefetch_victims(const EvictionQueue& q) const noexcept {
         FifoEntry f;
         if (q.peek(kVictimAhead, f)) {
             __builtin_prefetch(&flags_[f.ix]);
@@ -465,8 +477,9 @@ private:
             const auto* cold = reinterpret_cast<const char*>(&cold_[f.ix]);
             for (size_t at = 0; at < sizeof(track::ConnCold); at += 64) __builtin_prefetch(cold + at, 1);
             if constexpr (kTablePrefetches) __builtin_prefetch(&table_.key(f.ix));
+            if constexpr (kKeepsProbes) table_.prefetch_hashed(f.hash);
         }
-        if constexpr (kTablePrefetches)
+        if constexpr (kTablePrefetches && !kKeepsProbes)
             if (q.peek(kVictimAhead / 2, f)) table_.prefetch(table_.key(f.ix));
     }
 
@@ -490,7 +503,8 @@ private:
         return m;
     }
 
-    void end(uint32_t ix, track::EndReason why, uint64_t at_us) noexcept {
+    // `hash`: the key's Probe::h when the caller kept it (an eviction), else null.
+    void end(uint32_t ix, track::EndReason why, uint64_t at_us, const uint64_t* hash = nullptr) noexcept {
         const flow::FlowKey& key = table_.key(ix);
         track::make_record(conns_[ix], cold_[ix], key, why, at_us, cfg_.tracker, rec_);
         if (!sink_(rec_)) ++stats_.records_dropped;
@@ -499,7 +513,12 @@ private:
             det_.half_open_leave(lo ? key.lo_addr : key.hi_addr, lo ? key.lo_port : key.hi_port,
                                  detect::Detector::Leave::Ended);
         }
-        table_.del(key);
+        if constexpr (kKeepsProbes) {
+            if (hash != nullptr) table_.del_at(ix, *hash);
+            else table_.del(key);
+        } else {
+            table_.del(key);
+        }
         removed_in_burst_ = true;
         if (flags_[ix] & kEmbryonic) --stats_.live_embryonic;
         flags_[ix] = 0;
@@ -537,7 +556,6 @@ private:
     bool sender_lo_[kMaxBurst];
     uint64_t ts_[kMaxBurst];
     int32_t idx_[kMaxBurst];
-    static constexpr bool kKeepsProbes = ProbeOf<Table>::kKept;
     typename ProbeOf<Table>::type probes_[kMaxBurst];
     track::Conn tmp_{};
     track::ConnCold tmp_cold_{};

@@ -182,7 +182,8 @@ TEST(FlowTable, AgreesWithAnOracleUnderChurn) {
 
 // As a shard uses the probes a bulk lookup keeps: bursts longer than the table's
 // own chunk of 64, keys repeated within a burst (an earlier packet creates the key
-// a later one missed) and deletions in between; every answer as the oracle's.
+// a later one missed) and deletions in between, half of them by index and kept
+// hash (del_at); every answer as the oracle's.
 TEST(FlowTable, ProbesKeptByABulkLookupServeTheBurstsLaterCalls) {
     const uint32_t nb = 64, cap = nb * FlowTable::kWays * 80 / 100;
     FlowTable t(cap, nb, 11);
@@ -209,7 +210,9 @@ TEST(FlowTable, ProbesKeptByABulkLookupServeTheBurstsLaterCalls) {
             if (got >= 0) {
                 ASSERT_TRUE(t.key(static_cast<uint32_t>(got)) == k);
                 if (rng() % 4 == 0) {
-                    t.del(k);
+                    // By key, or by index and the kept hash, as an eviction does.
+                    if (rng() % 2) t.del(k);
+                    else t.del_at(static_cast<uint32_t>(got), probes[j].h);
                     oracle.del(k);
                 }
             } else if (oracle.add(k) >= 0) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -76,11 +77,24 @@ using CompactRig = BasicRig<engine::FlowTable>;  // the workers' own table
 
 const frames::V4 kClient = {10, 0, 0, 1}, kServer = {10, 0, 0, 2};
 
-TEST(Shard, ConnectionEndingMidBurstIsRecordedOnce) {
+// Behaviours that depend on how the table finds, adds and removes entries (within
+// a burst, on eviction) run on both: the oracle table and the workers' own.
+template <class R>
+class ShardOn : public ::testing::Test {};
+struct TableName {
+    template <class R>
+    static std::string GetName(int) {
+        return std::is_same_v<R, CompactRig> ? "FlowTable" : "StdTable";
+    }
+};
+using BothTables = ::testing::Types<Rig, CompactRig>;
+TYPED_TEST_SUITE(ShardOn, BothTables, TableName);
+
+TYPED_TEST(ShardOn, ConnectionEndingMidBurstIsRecordedOnce) {
     // 32 lone RSTs on one 4-tuple, 60 s apart, in one burst: each is its own
     // connection (Zeek's reset delay is 5 s). Bulk-lookup results computed before
     // the burst must not be reused once the entry they point to has ended.
-    Rig rig(64);
+    TypeParam rig(64);
     std::vector<std::pair<Bytes, uint64_t>> pkts;
     for (uint64_t i = 0; i < 32; ++i)
         pkts.push_back({frame(kClient, 2035, kServer, 80, R | A, 1000, 2000), 1'000'000 + i * 60'000'000});
@@ -90,8 +104,8 @@ TEST(Shard, ConnectionEndingMidBurstIsRecordedOnce) {
     EXPECT_EQ(rig.shard->stats().connections_created, 32u);
 }
 
-TEST(Shard, EstablishedConnectionsAreNeverEvictedForASyn) {
-    Rig rig(4);
+TYPED_TEST(ShardOn, EstablishedConnectionsAreNeverEvictedForASyn) {
+    TypeParam rig(4);
     uint64_t t = 1'000'000;
     for (uint16_t p = 1; p <= 4; ++p) {
         rig.one(frame(kClient, p, kServer, 443, S, 100, 0), t++);
@@ -105,10 +119,10 @@ TEST(Shard, EstablishedConnectionsAreNeverEvictedForASyn) {
     EXPECT_TRUE(rig.sink.recs.empty());
 }
 
-TEST(Shard, OnePacketSynsAreEvictedBeforeRetriedAttempts) {
+TYPED_TEST(ShardOn, OnePacketSynsAreEvictedBeforeRetriedAttempts) {
     // A real client retransmits its SYN; a spoofed source sends one. When the
     // table is full, the one-packet entries go first, however old the real one is.
-    Rig rig(4);
+    TypeParam rig(4);
     uint64_t t = 1'000'000;
     rig.one(frame(kClient, 5000, kServer, 443, S, 100, 0), t);
     rig.one(frame(kClient, 5000, kServer, 443, S, 100, 0), t + 1'000'000);  // retransmission
@@ -124,10 +138,10 @@ TEST(Shard, OnePacketSynsAreEvictedBeforeRetriedAttempts) {
     EXPECT_EQ(r->syn_retrans, 2u);
 }
 
-TEST(Shard, EmbryonicShareIsBounded) {
+TYPED_TEST(ShardOn, EmbryonicShareIsBounded) {
     // Half the table for connections in their handshake: a flood never takes the
     // other half, which stays free for connections that complete.
-    Rig rig(16, 50);
+    TypeParam rig(16, 50);
     uint64_t t = 1'000'000;
     for (uint16_t i = 1; i <= 100; ++i) rig.one(frame({192, 0, 2, 1}, i, kServer, 80, S, i, 0), t + i);
     EXPECT_EQ(rig.shard->stats().live_embryonic, 8u);
