@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <random>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/flow_table.hpp"
@@ -142,15 +141,29 @@ TEST(FlowTable, EmptiedTableHasNoOverflowLeft) {
     EXPECT_TRUE(t.consistent());  // every overflow count back to zero
 }
 
+// n keys, every v6_every-th of them IPv6.
+std::vector<flow::FlowKey> key_pool(uint32_t n, uint32_t v6_every) {
+    std::vector<flow::FlowKey> pool;
+    for (uint32_t i = 0; i < n; ++i) pool.push_back(i % v6_every ? v4_key(i) : v6_key(i));
+    return pool;
+}
+
+// A table of `buckets` buckets for load_pct% of its ways, and the standard library's
+// map it is checked against.
+struct AgainstOracle {
+    AgainstOracle(uint32_t buckets, uint32_t load_pct, uint64_t seed)
+        : table(buckets * FlowTable::kWays * load_pct / 100, buckets, seed), oracle(table.capacity()) {}
+    FlowTable table;
+    StdTable oracle;
+    const uint32_t cap = table.capacity();
+};
+
 // Random adds, inserts, deletes and bulk lookups at high load, against the standard library.
 TEST(FlowTable, AgreesWithAnOracleUnderChurn) {
-    const uint32_t nb = 128, cap = nb * FlowTable::kWays * 85 / 100;
-    FlowTable t(cap, nb, 3);
-    StdTable oracle(cap);
+    AgainstOracle o(128, 85, 3);
+    auto& [t, oracle, cap] = o;
     std::mt19937 rng(5);
-    std::vector<flow::FlowKey> pool;
-    for (uint32_t i = 0; i < 3 * cap; ++i) pool.push_back(i % 3 ? v4_key(i) : v6_key(i));
-    std::unordered_map<int32_t, int32_t> same;  // oracle index -> table index
+    const std::vector<flow::FlowKey> pool = key_pool(3 * cap, 3);
     for (int step = 0; step < 200000; ++step) {
         const flow::FlowKey& k = pool[rng() % pool.size()];
         if (rng() % 2) {
@@ -185,12 +198,10 @@ TEST(FlowTable, AgreesWithAnOracleUnderChurn) {
 // a later one missed) and deletions in between, half of them by index and kept
 // hash (del_at); every answer as the oracle's.
 TEST(FlowTable, ProbesKeptByABulkLookupServeTheBurstsLaterCalls) {
-    const uint32_t nb = 64, cap = nb * FlowTable::kWays * 80 / 100;
-    FlowTable t(cap, nb, 11);
-    StdTable oracle(cap);
+    AgainstOracle o(64, 80, 11);
+    auto& [t, oracle, cap] = o;
     std::mt19937 rng(9);
-    std::vector<flow::FlowKey> pool;
-    for (uint32_t i = 0; i < 2 * cap; ++i) pool.push_back(i % 4 ? v4_key(i) : v6_key(i));
+    const std::vector<flow::FlowKey> pool = key_pool(2 * cap, 4);
     constexpr uint32_t kBurst = 100;
     flow::FlowKey keys[kBurst];
     int32_t idx[kBurst];
