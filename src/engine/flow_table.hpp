@@ -187,7 +187,9 @@ public:
         assert(false && "del_at: no entry for this index at this hash");
     }
     // Fetches the line del_at(ix, h) reads first.
-    void prefetch_hashed(uint64_t h) const noexcept { __builtin_prefetch(&buckets_[static_cast<uint32_t>(h) & mask_], 1); }
+    void prefetch_hashed(uint64_t h) const noexcept {
+        __builtin_prefetch(&buckets_[static_cast<uint32_t>(h) & mask_], 1);
+    }
 
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
     // Fetches the line del(k) or find(k) reads first.
@@ -278,7 +280,6 @@ private:
         std::memcpy(&w1, a.data() + 8, 4);
         return w0 == 0 && w1 == 0xFFFF0000u;  // ::ffff:0:0/96, as bytes 00..00 ff ff
     }
-
 
     // Which ways hold p's (ab, ports), as bits 0-3. With SSE2, the four entries are
     // compared at once and the way is found without a branch per way: which way a

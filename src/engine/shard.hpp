@@ -11,9 +11,10 @@
 //     int32_t insert(const flow::FlowKey& k);        // optional: add() of an absent key
 //     void del(const flow::FlowKey& k);
 //     const flow::FlowKey& key(uint32_t ix) const;   // the key of a live index
-//   Optional, together: a Probe type (the key's hash), lookup_bulk(keys, n, idx,
-//   probes) that keeps each key's, and lookup(k, probe) and insert(k, probe) that
-//   start from it (engine::FlowTable).
+//   Optional, together: a Probe type (the key's hash h and first bucket),
+//   lookup_bulk(keys, n, idx, probes) that keeps each key's, lookup(k, probe) and
+//   insert(k, probe) that start from it, del_at(ix, h) and prefetch_hashed(h) that
+//   need no key (engine::FlowTable).
 //   The pipeline plugs in engine::FlowTable (or rte_hash, pipeline/rte_table.hpp);
 //   tests use engine::StdTable too.
 //
@@ -269,7 +270,7 @@ private:
         uint64_t hash;  // the key's Probe::h, where the table keeps probes: eviction reads no key to find its entry
     };
 
-    // A ring of (slot, generation) in arrival order; when full, the oldest entry is
+    // A ring of (slot, generation, hash) in arrival order; when full, the oldest entry is
     // dropped (that connection is still ended by the sweep, just not evicted early).
     class EvictionQueue {
     public:
