@@ -349,7 +349,7 @@ private:
             track::Conn& c = conns_[u];
             if (track::expired(c, ts, cfg_.tracker)) {
                 // Its time ran out before this packet: same result as if the sweep had been first.
-                end(u, track::expiry_reason(c), track::deadline(c, cfg_.tracker));
+                end(u, track::expiry_reason(c), track::deadline(c, cfg_.tracker), kept_hash(j));
             } else if (track::update(c, cold_[u], v, sender_lo_[j], ts, cfg_.tracker) ==
                        track::Action::Continue) {
                 if (flags_[u] & kEmbryonic) {
@@ -364,7 +364,7 @@ private:
                 if (det_on_) half_open_check(u);
                 return;
             } else {
-                end(u, track::EndReason::Reused, ts);
+                end(u, track::EndReason::Reused, ts, kept_hash(j));
             }
         }
         create(j, ts);
@@ -397,9 +397,15 @@ private:
         if (det_on_) half_open_check(u);
     }
 
+    // Packet j's key's hash, kept from the bulk lookup: for the eviction queue, and
+    // for end() of the connection the packet found, whose key it is.
     uint64_t hash_of(uint32_t j) const noexcept {
         if constexpr (kKeepsProbes) return probes_[j].h;
         else return 0;
+    }
+    const uint64_t* kept_hash(uint32_t j) const noexcept {
+        if constexpr (kKeepsProbes) return &probes_[j].h;
+        else return nullptr;
     }
 
     // Packet j's key is absent here: its lookup missed, or its connection has just
@@ -504,7 +510,8 @@ private:
         return m;
     }
 
-    // `hash`: the key's Probe::h when the caller kept it (an eviction), else null.
+    // `hash`: the key's Probe::h when the caller kept it (an eviction, or a packet of
+    // the connection that ends it), else null.
     void end(uint32_t ix, track::EndReason why, uint64_t at_us, const uint64_t* hash = nullptr) noexcept {
         const flow::FlowKey& key = table_.key(ix);
         track::make_record(conns_[ix], cold_[ix], key, why, at_us, cfg_.tracker, rec_);
