@@ -187,21 +187,28 @@ public:
         // table's high-water mark was ever handed out.
         constexpr uint32_t kBatch = 16;
         uint32_t live[kBatch];
+        uint64_t hashes[kBatch];  // where the table keeps probes: each key hashed once
         uint32_t last = cap_;
         if constexpr (requires { table_.high_water(); }) last = std::min(cap_, table_.high_water());
         for (uint32_t ix = 0; ix < last;) {
             uint32_t n = 0;
             for (; ix < last && n < kBatch; ++ix)
                 if (flags_[ix] & kLive) {
+                    if constexpr (kKeepsProbes) {
+                        hashes[n] = table_.probe(table_.key(ix)).h;
+                        table_.prefetch_hashed(hashes[n]);
+                    } else if constexpr (kTablePrefetches) {
+                        table_.prefetch(table_.key(ix));
+                    }
                     live[n++] = ix;
-                    if constexpr (kTablePrefetches) table_.prefetch(table_.key(ix));
                 }
             for (uint32_t i = 0; i < n; ++i) {
                 const uint32_t x = live[i];
+                const uint64_t* h = kKeepsProbes ? &hashes[i] : nullptr;
                 if (track::expired(conns_[x], now_us, cfg_.tracker))
-                    end(x, track::expiry_reason(conns_[x]), track::deadline(conns_[x], cfg_.tracker));
+                    end(x, track::expiry_reason(conns_[x]), track::deadline(conns_[x], cfg_.tracker), h);
                 else
-                    end(x, track::EndReason::Flushed, now_us);
+                    end(x, track::EndReason::Flushed, now_us, h);
             }
         }
     }
@@ -514,6 +521,17 @@ private:
     // the connection that ends it), else null.
     void end(uint32_t ix, track::EndReason why, uint64_t at_us, const uint64_t* hash = nullptr) noexcept {
         const flow::FlowKey& key = table_.key(ix);
+        uint64_t h = 0;
+        if constexpr (kKeepsProbes) {
+            // Without a kept hash (the sweep), the key is hashed here and its bucket
+            // fetched while the record is written.
+            if (hash != nullptr) {
+                h = *hash;
+            } else {
+                h = table_.probe(key).h;
+                table_.prefetch_hashed(h);
+            }
+        }
         track::make_record(conns_[ix], cold_[ix], key, why, at_us, cfg_.tracker, rec_);
         if (!sink_(rec_)) ++stats_.records_dropped;
         if (flags_[ix] & kHalfOpen) {
@@ -521,12 +539,8 @@ private:
             det_.half_open_leave(lo ? key.lo_addr : key.hi_addr, lo ? key.lo_port : key.hi_port,
                                  detect::Detector::Leave::Ended);
         }
-        if constexpr (kKeepsProbes) {
-            if (hash != nullptr) table_.del_at(ix, *hash);
-            else table_.del(key);
-        } else {
-            table_.del(key);
-        }
+        if constexpr (kKeepsProbes) table_.del_at(ix, h);
+        else table_.del(key);
         removed_in_burst_ = true;
         if (flags_[ix] & kEmbryonic) --stats_.live_embryonic;
         flags_[ix] = 0;
