@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <iterator>
 #include <utility>
 
@@ -1124,7 +1125,7 @@ TcpState resp_state(const Conn& c, uint64_t now_us, const TrackerConfig& cfg) no
 
 void make_record(const Conn& c, const ConnCold& cold, const flow::FlowKey& key, EndReason why, uint64_t now_us,
                  const TrackerConfig& cfg, ConnRecord& out) noexcept {
-    out = ConnRecord{};
+    // Every field is written below (ConnRecord has no padding), so `out` is not cleared first.
     bool orig_lo = c.has(cflag::OrigIsLo);
     out.orig_h = orig_lo ? key.lo_addr : key.hi_addr;
     out.resp_h = orig_lo ? key.hi_addr : key.lo_addr;
@@ -1147,7 +1148,8 @@ void make_record(const Conn& c, const ConnCold& cold, const flow::FlowKey& key, 
     out.missed_bytes = cold.missed_bytes;
 
     out.conn_state = zeek_conn_state(c, cold);
-    std::copy(cold.history, cold.history + cold.history_len, out.history);
+    static_assert(sizeof out.history == sizeof cold.history);
+    std::memcpy(out.history, cold.history, sizeof out.history);  // a fixed size: no call
     out.history[cold.history_len] = '\0';
     out.orig_state = orig_state(c, now_us, cfg);
     out.resp_state = resp_state(c, now_us, cfg);

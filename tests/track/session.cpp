@@ -1,7 +1,10 @@
 #include "session.hpp"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +25,18 @@ Endpoint ep(const char* dotted_quad, uint16_t port) {
 }
 
 namespace {
+
+// make_record() does not clear the record first: each call here also makes it over
+// bytes of garbage, which must come out equal to the one made over zeros.
+ConnRecord record_of(const Conn& conn, const ConnCold& cold, const flow::FlowKey& key, EndReason why,
+                     uint64_t now, const TrackerConfig& cfg) {
+    ConnRecord r{}, over_garbage;
+    std::memset(&over_garbage, 0xa5, sizeof over_garbage);
+    make_record(conn, cold, key, why, now, cfg, r);
+    make_record(conn, cold, key, why, now, cfg, over_garbage);
+    EXPECT_EQ(std::memcmp(&r, &over_garbage, sizeof r), 0) << "make_record left a byte of the record unwritten";
+    return r;
+}
 
 std::vector<std::string> tokens(std::string_view desc) {
     std::vector<std::string> out;
@@ -158,17 +173,13 @@ Action Session::send(bool from_client, std::string_view desc, double t_sec) {
     }
     // As the engine: a connection whose deadline passed ends before this packet.
     if (expired(conn, now_, cfg)) {
-        ConnRecord r{};
-        make_record(conn, cold, key_, expiry_reason(conn), now_, cfg, r);
-        ended_.push_back(r);
+        ended_.push_back(record_of(conn, cold, key_, expiry_reason(conn), now_, cfg));
         init(conn, cold, v, sender_lo, now_);
         return Action::Reuse;
     }
     Action a = update(conn, cold, v, sender_lo, now_, cfg);
     if (a == Action::Reuse) {
-        ConnRecord r{};
-        make_record(conn, cold, key_, EndReason::Reused, now_, cfg, r);
-        ended_.push_back(r);
+        ended_.push_back(record_of(conn, cold, key_, EndReason::Reused, now_, cfg));
         init(conn, cold, v, sender_lo, now_);
     }
     return a;
@@ -191,9 +202,7 @@ TcpState Session::client_state(double t_sec) const { return state_of(true, t_sec
 TcpState Session::server_state(double t_sec) const { return state_of(false, t_sec); }
 
 ConnRecord Session::record(EndReason why) const {
-    ConnRecord r{};
-    make_record(conn, cold, key_, why, now_, cfg, r);
-    return r;
+    return record_of(conn, cold, key_, why, now_, cfg);
 }
 
 }  // namespace ws::track::testing
