@@ -378,10 +378,22 @@ private:
     }
 
     // Packet j of the burst starts its connection.
+    // The connection is built in its slot, except where it must be known before it
+    // has one whether it will be embryonic (at the embryonic cap, a newcomer that is
+    // evicts the oldest first) and its first packet does not tell: then it is built
+    // aside and copied in.
     void create(uint32_t j, uint64_t ts) noexcept {
-        track::init(tmp_, tmp_cold_, views_[j], sender_lo_[j], ts);
-        const bool emb = track::is_embryonic(tmp_);
-        if (emb && stats_.live_embryonic >= embryonic_cap_) evict_oldest_embryonic(ts);
+        const parse::PacketView& v = views_[j];
+        bool aside = false;
+        if (stats_.live_embryonic >= embryonic_cap_) {
+            bool emb = track::opens_embryonic(v);
+            if (!emb) {
+                track::init(tmp_, tmp_cold_, v, sender_lo_[j], ts);
+                emb = track::is_embryonic(tmp_);
+                aside = true;
+            }
+            if (emb) evict_oldest_embryonic(ts);
+        }
         int32_t ix = insert(j);
         if (ix < 0 && evict_oldest_embryonic(ts)) ix = insert(j);
         if (ix < 0) {
@@ -390,8 +402,13 @@ private:
             return;
         }
         auto u = static_cast<uint32_t>(ix);
-        conns_[u] = tmp_;
-        cold_[u] = tmp_cold_;
+        if (aside) {
+            conns_[u] = tmp_;
+            cold_[u] = tmp_cold_;
+        } else {
+            track::init(conns_[u], cold_[u], v, sender_lo_[j], ts);
+        }
+        const bool emb = track::is_embryonic(conns_[u]);
         ++gen_[u];
         flags_[u] = kLive;
         ++stats_.connections_created;

@@ -1105,6 +1105,8 @@ bool is_embryonic(const Conn& c) noexcept {
     return c.rfc[0] == TcpState::SynSent || c.rfc[1] == TcpState::Listen || c.rfc[1] == TcpState::SynReceived;
 }
 
+bool opens_embryonic(const parse::PacketView& v) noexcept { return clean_first_syn(v); }
+
 namespace {
 TcpState state_at(const Conn& c, Role r, uint64_t now_us, const TrackerConfig& cfg) noexcept {
     TcpState s = c.rfc[ix(r)];

@@ -89,6 +89,9 @@ EndReason expiry_reason(const Conn& c) noexcept;
 
 // Handshake not completed: a candidate for eviction under SYN floods.
 bool is_embryonic(const Conn& c) noexcept;
+// True when init() from this first packet is sure to make an embryonic connection
+// (a clean SYN), without making it; false when only init() can tell.
+bool opens_embryonic(const parse::PacketView& v) noexcept;
 
 // Endpoint state of the originator / responder (netstat view) at time now_us
 // (TIME-WAIT ends 2*MSL after it began, then the endpoint is CLOSED).

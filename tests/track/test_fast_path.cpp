@@ -195,7 +195,7 @@ TEST(FirstSyn, StartsTheConnectionAsTheGeneralPathDoes) {
     std::mt19937 rng{20261122};
     auto pick = [&](uint32_t n) { return static_cast<uint32_t>(rng() % n); };
     const uint16_t ports[] = {80, 443, 22, 1024, 8080, 40000, 65535};
-    uint64_t clean = 0, other = 0;
+    uint64_t clean = 0, other = 0, surely_embryonic = 0;
     for (int i = 0; i < 200000 && !::testing::Test::HasFatalFailure(); ++i) {
         parse::PacketView v{};
         v.kind = parse::Kind::Tcp;
@@ -235,7 +235,11 @@ TEST(FirstSyn, StartsTheConnectionAsTheGeneralPathDoes) {
         const bool is_clean = (v.flags & (fl::Syn | fl::Ack | fl::Fin | fl::Rst)) == fl::Syn && v.payload_len == 0 &&
                               v.checksum_ok;
         ++(is_clean ? clean : other);
+        // The shard trusts opens_embryonic() at the embryonic cap, before init().
+        if (opens_embryonic(v)) ASSERT_TRUE(is_embryonic(c2)) << "flags " << int{v.flags};
+        surely_embryonic += opens_embryonic(v);
     }
+    EXPECT_EQ(surely_embryonic, clean);
     // Both kinds were compared, often.
     EXPECT_GT(clean, 50000u);
     EXPECT_GT(other, 50000u);
