@@ -377,11 +377,10 @@ private:
         create(j, ts);
     }
 
-    // Packet j of the burst starts its connection.
-    // The connection is built in its slot, except where it must be known before it
-    // has one whether it will be embryonic (at the embryonic cap, a newcomer that is
-    // evicts the oldest first) and its first packet does not tell: then it is built
-    // aside and copied in.
+    // Packet j of the burst starts its connection. The connection is built in its
+    // slot, except where it must be known before it has one whether it will be
+    // embryonic (at the embryonic cap, a newcomer that is evicts the oldest first)
+    // and its first packet does not tell: then it is built aside and copied in.
     void create(uint32_t j, uint64_t ts) noexcept {
         const parse::PacketView& v = views_[j];
         bool aside = false;
@@ -534,8 +533,8 @@ private:
         return m;
     }
 
-    // `hash`: the key's Probe::h when the caller kept it (an eviction, or a packet of
-    // the connection that ends it), else null.
+    // `hash`: the key's Probe::h when the caller kept it (an eviction, a packet of the
+    // connection that ends it, the flush), else null.
     void end(uint32_t ix, track::EndReason why, uint64_t at_us, const uint64_t* hash = nullptr) noexcept {
         const flow::FlowKey& key = table_.key(ix);
         uint64_t h = 0;

@@ -70,8 +70,6 @@ struct ConnRecord {
     EndReason end;
     bool midstream;    // no SYN seen: picked up mid-connection
     char history[32];  // NUL-terminated Zeek history string, "-" semantics left to the writer
-
-    friend bool operator==(const ConnRecord&, const ConnRecord&) = default;
 };
 static_assert(std::is_trivially_copyable_v<ConnRecord>);
 static_assert(std::has_unique_object_representations_v<ConnRecord>, "padding in ConnRecord");
