@@ -192,8 +192,6 @@ public:
     }
 
     const flow::FlowKey& key(uint32_t ix) const noexcept { return keys_[ix]; }
-    // Fetches the line del(k) or find(k) reads first.
-    void prefetch(const flow::FlowKey& k) const noexcept { prefetch_hashed(probe(k).h); }
 
     // Commits the buckets and overflow counts, which keys reach at random (a few
     // hundred connections touch every page of them), so that the packet path takes

@@ -197,8 +197,6 @@ public:
                     if constexpr (kKeepsProbes) {
                         hashes[n] = table_.probe(table_.key(ix)).h;
                         table_.prefetch_hashed(hashes[n]);
-                    } else if constexpr (kTablePrefetches) {
-                        table_.prefetch(table_.key(ix));
                     }
                     live[n++] = ix;
                 }
@@ -267,7 +265,7 @@ private:
     // A table that can fetch a key's bucket ahead (engine::FlowTable) keeps its keys
     // in an array, where key() of any index is a plain read; rte_hash's key() looks
     // the slot up, and offers no prefetch.
-    static constexpr bool kTablePrefetches = requires(const Table& t, const flow::FlowKey& k) { t.prefetch(k); };
+    static constexpr bool kTablePrefetches = requires(const Table& t, uint64_t h) { t.prefetch_hashed(h); };
     // Whether the table keeps each key's probe from the bulk lookup (ProbeOf).
     static constexpr bool kKeepsProbes = ProbeOf<Table>::kKept;
 
@@ -490,11 +488,10 @@ private:
 
     // Under a flood every new connection evicts the oldest embryonic one, whose lines
     // were last touched a table's share of connections ago: fetch the next victims'
-    // ahead along the queue, kVictimAhead evictions ahead. A table that keeps
-    // probes has the bucket's address in the queue entry (the key's hash); for the
-    // others it comes from the key, so the bucket is fetched half as far ahead.
-    // Queue entries may be stale (the slot since ended or reused), so the key is
-    // read only from a table that offers prefetch() (see kTablePrefetches).
+    // ahead along the queue, kVictimAhead evictions ahead; a table that keeps probes
+    // has the bucket's address in the queue entry (the key's hash). Queue entries
+    // may be stale (the slot since ended or reused), so the key is read only from a
+    // table that keeps it in an array (see kTablePrefetches).
     // Always inline: GCC removed an out-of-line call to it (a function whose only
     // effect is prefetching counts as having none), and every eviction then
     // waited on its victim's bucket.
@@ -509,8 +506,6 @@ private:
             if constexpr (kTablePrefetches) __builtin_prefetch(&table_.key(f.ix));
             if constexpr (kKeepsProbes) table_.prefetch_hashed(f.hash);
         }
-        if constexpr (kTablePrefetches && !kKeepsProbes)
-            if (q.peek(kVictimAhead / 2, f)) table_.prefetch(table_.key(f.ix));
     }
 
     // Bit i set: slot first + i is live (n <= 64). Ending one of them clears only its own flags.
