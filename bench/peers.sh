@@ -203,10 +203,23 @@ if [ "$h2h" -gt 0 ]; then
   for tool in softflowd nfpcapd wirestate; do
     echo "| $tool | $(summary "${times[$tool-full]}") | $(summary "${times[$tool-s96]}") |"
   done
+  # The goals (issue 6: >= 2x the fastest peer at full size, >= 5x on the cut), from the medians.
+  median() { printf '%s\n' $1 | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}'; }
+  echo
+  for variant in full s96; do
+    ws_s=$(median "${times[wirestate-$variant]}")
+    sf_s=$(median "${times[softflowd-$variant]}"); nf_s=$(median "${times[nfpcapd-$variant]}")
+    awk -v v="$variant" -v w="$ws_s" -v s="$sf_s" -v n="$nf_s" 'BEGIN {
+      name = v == "full" ? "full size" : "96-byte cut"; goal = v == "full" ? 2 : 5
+      if (w == "" || (s == "" && n == "")) { print name ": no ratio (a tool did not finish)"; exit }
+      peer = "softflowd"; p = s
+      if (p == "" || (n != "" && n < p)) { peer = "nfpcapd"; p = n }
+      printf "%s: wirestate %.1fx the fastest peer (%s), goal >= %dx\n", name, p / w, peer, goal }'
+  done
   exit 0
 fi
 
-declare -A result
+declare -A result wall_of
 tools=(softflowd nfpcapd argus tcptrace tshark wirestate wirestate2 wirestate_pmd mmap pmd)
 for tool in "${tools[@]}"; do
   for variant in full s96; do
@@ -228,6 +241,7 @@ for tool in "${tools[@]}"; do
     if [ "$wall" = timeout ] || [ "$wall" = failed ]; then
       result[$tool-$variant]="$wall (> ${limit} s) | - | ${n:--}"
     else
+      wall_of[$tool-$variant]=$wall
       mpps=$(echo "$frames / $wall / 1000000" | bc -l)
       result[$tool-$variant]=$(printf "%.2f | %.2f | %s" "$wall" "$mpps" "${n:--}")
     fi
@@ -249,4 +263,18 @@ echo "| tool | full: wall s | Mpps | TCP connections | 96 B: wall s | Mpps | TCP
 echo "|---|---|---|---|---|---|---|"
 for tool in "${tools[@]}"; do
   echo "| ${label[$tool]} | ${result[$tool-full]} | ${result[$tool-s96]} |"
+done
+# Each replay against its reader's own ceiling on the same file (the issue's "pipeline
+# at >= 80% of the raw PMD ceiling", read on a finite file): packets per second of the
+# whole command, as a share of the same reader doing receive-and-free only.
+echo
+for variant in full s96; do
+  awk -v v="$variant" -v ws="${wall_of[wirestate-$variant]}" -v pmdws="${wall_of[wirestate_pmd-$variant]}" \
+      -v mmap="${wall_of[mmap-$variant]}" -v pmd="${wall_of[pmd-$variant]}" 'BEGIN {
+    name = v == "full" ? "full size" : "96-byte cut"
+    line = name ":"
+    if (ws != "" && pmd != "") line = line sprintf(" wirestate replay %.0f%% of the pcap PMD alone", 100 * pmd / ws)
+    if (ws != "" && mmap != "") line = line sprintf(", %.0f%% of its own reader alone", 100 * mmap / ws)
+    if (pmdws != "" && pmd != "") line = line sprintf("; through the pcap PMD (--reader pcap-pmd) %.0f%% of it", 100 * pmd / pmdws)
+    print line }'
 done
