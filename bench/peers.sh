@@ -212,8 +212,8 @@ if [ "$h2h" -gt 0 ]; then
     awk -v v="$variant" -v w="$ws_s" -v s="$sf_s" -v n="$nf_s" 'BEGIN {
       name = v == "full" ? "full size" : "96-byte cut"; goal = v == "full" ? 2 : 5
       if (w == "" || (s == "" && n == "")) { print name ": no ratio (a tool did not finish)"; exit }
-      peer = "softflowd"; p = s
-      if (p == "" || (n != "" && n < p)) { peer = "nfpcapd"; p = n }
+      peer = "softflowd"; p = s + 0
+      if (s == "" || (n != "" && n + 0 < p)) { peer = "nfpcapd"; p = n + 0 }
       printf "%s: wirestate %.1fx the fastest peer (%s), goal >= %dx\n", name, p / w, peer, goal }'
   done
   exit 0
@@ -276,5 +276,6 @@ for variant in full s96; do
     if (ws != "" && pmd != "") line = line sprintf(" wirestate replay %.0f%% of the pcap PMD alone", 100 * pmd / ws)
     if (ws != "" && mmap != "") line = line sprintf(", %.0f%% of its own reader alone", 100 * mmap / ws)
     if (pmdws != "" && pmd != "") line = line sprintf("; through the pcap PMD (--reader pcap-pmd) %.0f%% of it", 100 * pmd / pmdws)
+    if (line == name ":") line = line " no ratio (a run did not finish)"
     print line }'
 done
