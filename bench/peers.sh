@@ -110,6 +110,8 @@ timed() {
   [ "$rc" -eq 137 ] && echo "timeout" > "$dir/wall"
   return 0
 }
+# The median of the numbers among the words of $1 (nothing when there are none).
+median() { printf '%s\n' $1 | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}'; }
 # softflowd's flow limit (-m): beyond it flows are force-expired, and a connection
 # split in two is counted twice (its default, 8192, reports 44,799 flows for the
 # 1M-packet capture's 32,404 connections); its time grows with the limit too (4M:
@@ -204,7 +206,6 @@ if [ "$h2h" -gt 0 ]; then
     echo "| $tool | $(summary "${times[$tool-full]}") | $(summary "${times[$tool-s96]}") |"
   done
   # The goals (issue 6: >= 2x the fastest peer at full size, >= 5x on the cut), from the medians.
-  median() { printf '%s\n' $1 | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}'; }
   echo
   for variant in full s96; do
     ws_s=$(median "${times[wirestate-$variant]}")
@@ -236,7 +237,7 @@ for tool in "${tools[@]}"; do
       walls+=("$wall")
     done
     if [ ${#walls[@]} -gt 0 ] && [ "$wall" != timeout ] && [ "$wall" != failed ]; then
-      wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+      wall=$(median "${walls[*]}")
     fi
     if [ "$wall" = timeout ] || [ "$wall" = failed ]; then
       result[$tool-$variant]="$wall (> ${limit} s) | - | ${n:--}"
