@@ -13,6 +13,8 @@ packages=(
   iproute2 ethtool tcpdump tshark python3 curl procps
   # benchmarks that CI checks: instruction counts (bench/instructions)
   valgrind
+  # fuzz targets (tests/fuzz/run.sh): libFuzzer, AddressSanitizer, UBSan
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
