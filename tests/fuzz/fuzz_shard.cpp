@@ -1,7 +1,8 @@
 // The core as one worker runs it, on hostile frames: parser, flow table (small, so
 // that it fills and evicts), tracker, detection and the conn.log writer. Fails on any
 // sanitizer report, and when the counters stop adding up: every frame counted once,
-// every connection made ends in exactly one record, every record one well-formed line.
+// every connection made ends in exactly one record, every record one well-formed line;
+// or when a TCP frame would be handed to another worker than its flow's.
 //
 // Input: byte 0 chooses the set-up (bit 0 verify checksums, 1 detection, 2 a 25%
 // embryonic share, 3 a table of 4 instead of 64, 6 short timeouts, 7 raw frames on
@@ -61,6 +62,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* d, size_t n) {
     for (size_t i = 0; i < f.bytes.size(); ++i)
         pkts.push_back({f.bytes[i].empty() ? kEmpty : f.bytes[i].data(), static_cast<uint32_t>(f.bytes[i].size()),
                         f.ts_us[i]});
+    // A replay on several workers hands each frame to owner_of's worker (fixed
+    // offsets where it can): every TCP frame must go where its flow key says.
+    parse::PacketView v, scratch;
+    for (const engine::RawPacket& p : pkts) {
+        if (parse::parse(p.data, p.caplen, cfg.link, cfg.parse, v) != parse::Kind::Tcp) continue;
+        flow::FlowKey key;
+        flow::make_key(v, key);
+        for (uint32_t workers : {2u, 3u, 8u})
+            FUZZ_CHECK(engine::owner_of(p, cfg.link, cfg.parse, workers, scratch) == flow::share_of(key, workers));
+    }
+
     const size_t burst = 1 + n % engine::kMaxBurst;
     for (size_t i = 0; i < pkts.size(); i += burst) {
         shard->process(pkts.data() + i, static_cast<uint32_t>(std::min(burst, pkts.size() - i)));
