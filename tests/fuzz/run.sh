@@ -31,6 +31,7 @@ command -v "$cxx" >/dev/null || die "$cxx not found (scripts/install-deps.sh ins
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -fno-omit-frame-pointer -I"$root/src" -I"$here")
 mkdir -p "$build/obj" || die "cannot create $build"
+rm -f "$build"/obj/*.o  # none left over from a source since renamed
 echo "fuzz: building with $cxx in $build"
 # The core's sources once (-fsanitize=fuzzer on them adds coverage only), two at a time.
 built=0
