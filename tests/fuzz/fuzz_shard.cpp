@@ -17,6 +17,7 @@
 #include "check.hpp"
 #include "engine/flow_table.hpp"
 #include "engine/shard.hpp"
+#include "flow/flow_key.hpp"
 #include "frames.hpp"
 #include "report/conn_log.hpp"
 
