@@ -106,9 +106,19 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
     }
     if (f->format_ == Format::Pcap) {
         f->nano_ = magic == kMagicNs;
-        if (load16(hdr + 4, f->swapped_) != 2) {
+        const uint16_t major = load16(hdr + 4, f->swapped_), minor = load16(hdr + 6, f->swapped_);
+        const std::string version = std::to_string(major) + "." + std::to_string(minor);
+        if (major == 2 && minor < 4) {
+            // Before 2.4 a record's two lengths may be in the other order, which libpcap
+            // undoes (always before 2.3, where caplen > len in 2.3): let it read these.
+            err = OpenError::NotPcap;
+            why = path + ": pcap format version " + version + ", whose record lengths libpcap may swap";
+            ::close(fd);
+            return nullptr;
+        }
+        if (!(major == 2 && minor == 4) && !(major == 543 && minor == 0)) {  // libpcap's list (543.0: DG/UX)
             err = OpenError::BadHeader;
-            why = path + ": pcap format version " + std::to_string(load16(hdr + 4, f->swapped_)) + " is not 2";
+            why = path + ": pcap format version " + version + " is not one libpcap reads";
             ::close(fd);
             return nullptr;
         }
@@ -283,6 +293,10 @@ uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
         }
         if (len > left) {
             st = Status::Truncated;
+            break;
+        }
+        if (load32_as<Swapped>(b + len - 4) != len) {  // the trailer repeats the length (libpcap checks it)
+            st = Status::BadRecord;
             break;
         }
         bool bad = false;

@@ -374,6 +374,19 @@ TEST(PcapFile, DamagedPcapngStopsAtTheBlockThatCannotBeRead) {
         EXPECT_EQ(read_all(*f).size(), 1u);
         EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
     }
+    {  // a trailer that does not repeat the block's length (libpcap: "header and trailer don't match")
+        Ng ng = base();
+        const size_t at = ng.b.size();
+        ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        ng.epb(0, 3, std::vector<uint8_t>(60, 0x03));
+        ng.b[at + 60 + 32 - 4 + (ng.big ? 3 : 0)] ^= 4;
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+        EXPECT_EQ(f->offset(), at);
+        EXPECT_EQ(libpcap_frames(t.path()).size(), 1u);
+    }
     {  // a packet before any interface description: refused at open, as libpcap does
         Ng ng;
         ng.shb();
@@ -507,6 +520,26 @@ TEST(PcapFile, RandomlyDamagedFilesNeverYieldAFrameOutsideTheFile) {
     EXPECT_GT(frames, 0u);
 }
 
+// Before format 2.4 libpcap swaps a record's lengths (always before 2.3, where the
+// captured one is the larger in 2.3): such files are left to libpcap (the pcap PMD).
+TEST(PcapFile, PcapBeforeVersion24IsLeftToLibpcap) {
+    for (const uint8_t minor : {uint8_t{0}, uint8_t{2}, uint8_t{3}}) {
+        auto b = pcap_bytes({{1700000000, 1, std::vector<uint8_t>(60, 0xab), 1514}});
+        b[6] = minor;
+        TempFile t(b);
+        PcapFile::OpenError err;
+        std::string why;
+        EXPECT_EQ(PcapFile::open(t.path(), err, why), nullptr);
+        EXPECT_EQ(err, PcapFile::OpenError::NotPcap);
+        EXPECT_NE(why.find("version 2." + std::to_string(minor)), std::string::npos) << why;
+        const auto ref = libpcap_frames(t.path());
+        ASSERT_EQ(ref.size(), minor < 3 ? 0u : 1u);  // 2.0-2.2: 1514 bytes captured, past the end
+        if (minor == 3) {
+            EXPECT_EQ(ref[0].caplen, 60u);
+        }
+    }
+}
+
 TEST(PcapFile, OtherFilesAreRefusedWithAReason) {
     PcapFile::OpenError err;
     std::string why;
@@ -531,7 +564,14 @@ TEST(PcapFile, OtherFilesAreRefusedWithAReason) {
     TempFile old(v1);
     EXPECT_EQ(PcapFile::open(old.path(), err, why), nullptr);
     EXPECT_EQ(err, PcapFile::OpenError::BadHeader);
-    EXPECT_NE(why.find("version 1"), std::string::npos) << why;
+    EXPECT_NE(why.find("version 1.4"), std::string::npos) << why;
+
+    auto v25 = pcap_bytes({});
+    v25[6] = 5;
+    TempFile newer(v25);
+    EXPECT_EQ(PcapFile::open(newer.path(), err, why), nullptr);
+    EXPECT_EQ(err, PcapFile::OpenError::BadHeader);
+    EXPECT_NE(why.find("version 2.5"), std::string::npos) << why;
 
     EXPECT_EQ(PcapFile::open("/tmp", err, why), nullptr);
     EXPECT_EQ(err, PcapFile::OpenError::System);
