@@ -902,7 +902,7 @@ std::unique_ptr<capture::PcapFile> open_capture_file(const std::string& path) {
     auto f = capture::PcapFile::open(path, err, why);
     if (f) return f;
     if (err != capture::PcapFile::OpenError::NotPcap) fail(why);
-    spdlog::info("{}: neither pcap nor pcapng as we read them; reading it through the pcap PMD", path);
+    spdlog::info("{}; reading it through the pcap PMD (libpcap)", why);
     return nullptr;
 }
 
