@@ -3,17 +3,20 @@
 // PMD on top of it) reads through stdio in 4 KiB read() calls and copies each frame
 // once more into an mbuf: 194K system calls and two copies for a 796 MB capture.
 //
-// Both formats libpcap reads: classic pcap (either byte order, micro- or nanosecond
-// times) and pcapng (Enhanced and Simple Packet Blocks; each interface's time
-// resolution and offset; other blocks skipped). Times are microseconds, converted as
-// libpcap converts them for a reader that asks for microseconds.
+// Both formats libpcap reads: classic pcap (format 2.4 and DG/UX's 543.0, either byte
+// order, micro- or nanosecond times) and pcapng (Enhanced and Simple Packet Blocks;
+// each interface's time resolution and offset; other blocks skipped). Times are
+// microseconds, converted as libpcap converts them for a reader that asks for
+// microseconds.
 //
 // The file is hostile input like any packet: a record or block that runs past the
-// end of the file, or that cannot be framed (an impossible length, a packet on an
-// interface never described, interfaces of differing link types, which libpcap also
-// refuses), ends the reading with a status saying which and where, never a read out
-// of bounds. Frames longer than the snap length are cut to it, as libpcap does.
-// Anything else is refused at open (NotPcap): the caller may fall back to libpcap.
+// end of the file, or that cannot be framed (an impossible length, a block trailer
+// that does not repeat its length, a packet on an interface never described,
+// interfaces of differing link types, which libpcap also refuses), ends the reading
+// with a status saying which and where, never a read out of bounds. Frames longer
+// than the snap length are cut to it, as libpcap does. Anything else, and pcap
+// before format 2.4 (whose record lengths libpcap may swap), is refused at open
+// (NotPcap): the caller may fall back to libpcap.
 #pragma once
 
 #include <cstdint>
