@@ -16,8 +16,9 @@ namespace {
 constexpr uint32_t kMagicUs = 0xa1b2c3d4, kMagicNs = 0xa1b23c4d;
 constexpr uint32_t kFileHeader = 24, kRecordHeader = 16;
 // pcapng block types, and the Section Header Block's byte-order magic.
-constexpr uint32_t kShb = 0x0a0d0d0a, kIdb = 1, kSpb = 3, kEpb = 6, kByteOrder = 0x1a2b3c4d;
-constexpr uint32_t kShbMin = 28, kIdbMin = 20, kSpbMin = 16, kEpbMin = 32;
+// kPb is the obsolete Packet Block: an EPB with a 16-bit interface and a drop count.
+constexpr uint32_t kShb = 0x0a0d0d0a, kIdb = 1, kPb = 2, kSpb = 3, kEpb = 6, kByteOrder = 0x1a2b3c4d;
+constexpr uint32_t kShbMin = 28, kIdbMin = 20, kSpbMin = 16, kEpbMin = 32, kMaxShb = 1u << 20;
 
 uint32_t load32(const uint8_t* p, bool swapped) noexcept {
     uint32_t v;
@@ -38,14 +39,21 @@ uint32_t load32_as(const uint8_t* p) noexcept {
     return Swapped ? __builtin_bswap32(v) : v;
 }
 
+template <bool Swapped>
+uint16_t load16_as(const uint8_t* p) noexcept {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return Swapped ? __builtin_bswap16(v) : v;
+}
+
 uint64_t load64(const uint8_t* p, bool swapped) noexcept {
     uint64_t v;
     std::memcpy(&v, p, 8);
     return swapped ? __builtin_bswap64(v) : v;
 }
 
-// libpcap's snapshot for a snap length it considers unset or impossible.
-uint32_t usable_snaplen(uint32_t s) noexcept { return s == 0 || s > PcapFile::kMaxCaplen ? PcapFile::kMaxCaplen : s; }
+// libpcap's snapshot: the file's snap length, unless unset or beyond INT_MAX.
+uint32_t usable_snaplen(uint32_t s) noexcept { return s == 0 || s > 0x7fffffffu ? PcapFile::kMaxCaplen : s; }
 
 }  // namespace
 
@@ -84,10 +92,13 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
             return nullptr;
         }
         f->swapped_ = bom != kByteOrder;
+        // libpcap's checks of the first section header: versions 1.0 and 1.2, at most
+        // 1 MiB long (but any length, and any trailer, past that).
         const uint32_t shb_len = load32(hdr + 4, f->swapped_);
-        if (load16(hdr + 12, f->swapped_) != 1 || shb_len < kShbMin || shb_len % 4 != 0 || shb_len > size) {
+        const uint16_t major = load16(hdr + 12, f->swapped_), minor = load16(hdr + 14, f->swapped_);
+        if (major != 1 || (minor != 0 && minor != 2) || shb_len < kShbMin || shb_len > kMaxShb || shb_len > size) {
             err = OpenError::BadHeader;
-            why = path + ": pcapng section header of version " + std::to_string(load16(hdr + 12, f->swapped_)) +
+            why = path + ": pcapng section header of version " + std::to_string(major) + "." + std::to_string(minor) +
                   " or of length " + std::to_string(shb_len) + " is not one libpcap reads";
             ::close(fd);
             return nullptr;
@@ -108,15 +119,16 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
         f->nano_ = magic == kMagicNs;
         const uint16_t major = load16(hdr + 4, f->swapped_), minor = load16(hdr + 6, f->swapped_);
         const std::string version = std::to_string(major) + "." + std::to_string(minor);
-        if (major == 2 && minor < 4) {
+        if ((major == 2 && minor < 4) || (major == 543 && minor == 0)) {
             // Before 2.4 a record's two lengths may be in the other order, which libpcap
-            // undoes (always before 2.3, where caplen > len in 2.3): let it read these.
+            // undoes (always before 2.3, where caplen > len in 2.3); DG/UX's 543.0 has
+            // them in the other order always. Let libpcap read these.
             err = OpenError::NotPcap;
             why = path + ": pcap format version " + version + ", whose record lengths libpcap may swap";
             ::close(fd);
             return nullptr;
         }
-        if (!(major == 2 && minor == 4) && !(major == 543 && minor == 0)) {  // libpcap's list (543.0: DG/UX)
+        if (!(major == 2 && minor == 4)) {  // the last of libpcap's list
             err = OpenError::BadHeader;
             why = path + ": pcap format version " + version + " is not one libpcap reads";
             ::close(fd);
@@ -142,14 +154,20 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, OpenError& err
     });
     if (f->format_ == Format::Pcapng) {
         // The link type and snap length are the first interface's, which must be
-        // described before any packet (libpcap refuses the file otherwise).
+        // described before any packet (libpcap refuses the file otherwise). Blocks
+        // before it, another section header included, libpcap passes over unread:
+        // the reading starts at the description.
         bool found = false;
         for (uint64_t at = f->pos_; size - at >= 12;) {
-            const uint32_t type = load32(f->base_ + at, f->swapped_), len = load32(f->base_ + at + 4, f->swapped_);
-            if (len < 12 || len % 4 != 0 || len > size - at || type == kEpb || type == kSpb || type == kShb) break;
+            const uint8_t* b = f->base_ + at;
+            const uint32_t type = load32(b, f->swapped_), len = load32(b + 4, f->swapped_);
+            if (len < 12 || len % 4 != 0 || len > kMaxBlock || len > size - at || load32(b + len - 4, f->swapped_) != len ||
+                type == kEpb || type == kSpb || type == kPb)
+                break;
             Interface ifc;
             if (type == kIdb) {
                 found = f->describe(at, len, f->linktype_, f->snaplen_, ifc);
+                f->pos_ = at;
                 break;
             }
             at += len;
@@ -287,7 +305,7 @@ uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
         }
         const uint8_t* b = base + pos;
         const uint32_t type = load32_as<Swapped>(b), len = load32_as<Swapped>(b + 4);
-        if (len < 12 || len % 4 != 0) {
+        if (len < 12 || len % 4 != 0 || len > kMaxBlock) {
             st = Status::BadRecord;
             break;
         }
@@ -301,12 +319,14 @@ uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
         }
         bool bad = false;
         switch (type) {
-            case kEpb: {
+            case kEpb:
+            case kPb: {  // the same layout, but for the width of the interface number
                 if (len < kEpbMin) {
                     bad = true;
                     break;
                 }
-                const uint32_t iface = load32_as<Swapped>(b + 8), caplen = load32_as<Swapped>(b + 20);
+                const uint32_t iface = type == kEpb ? load32_as<Swapped>(b + 8) : load16_as<Swapped>(b + 8);
+                const uint32_t caplen = load32_as<Swapped>(b + 20);
                 // Beyond the snap length is an error in pcapng (libpcap: "bigger than snaplen").
                 if (iface >= nif || caplen > len - kEpbMin || caplen > snaplen) {
                     bad = true;
@@ -323,23 +343,26 @@ uint32_t PcapFile::next_pcapng(Frame* out, uint32_t n) noexcept {
                     bad = true;
                     break;
                 }
-                out[k++] = {b + 12, caplen, wirelen, 0};
+                out[k++] = {b + 12, caplen, wirelen, ts_us(ifc[0], 0)};  // the first interface's offset
                 break;
             }
             case kIdb: {
                 uint32_t linktype, idb_snaplen;
-                // Every interface must share the first one's link type, as libpcap requires.
+                // Every interface must share the first one's link type and snap length,
+                // as libpcap requires.
                 Interface desc;
-                bad = !describe(pos, len, linktype, idb_snaplen, desc) || linktype != linktype_;
+                bad = !describe(pos, len, linktype, idb_snaplen, desc) || linktype != linktype_ ||
+                      idb_snaplen != snaplen;
                 if (!bad) ifaces_.push_back(desc);
                 ifc = ifaces_.data();
                 nif = ifaces_.size();
                 break;
             }
-            case kShb: {  // a new section: same byte order, interfaces described anew
+            case kShb: {  // a new section: same byte order and major version, interfaces described anew
                 uint32_t bom;
                 std::memcpy(&bom, b + 8, 4);
-                bad = len < kShbMin || bom != (Swapped ? __builtin_bswap32(kByteOrder) : kByteOrder);
+                bad = len < kShbMin || bom != (Swapped ? __builtin_bswap32(kByteOrder) : kByteOrder) ||
+                      load16_as<Swapped>(b + 12) != 1;
                 ifaces_.clear();
                 nif = 0;
                 break;

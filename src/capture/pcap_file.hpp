@@ -3,20 +3,20 @@
 // PMD on top of it) reads through stdio in 4 KiB read() calls and copies each frame
 // once more into an mbuf: 194K system calls and two copies for a 796 MB capture.
 //
-// Both formats libpcap reads: classic pcap (format 2.4 and DG/UX's 543.0, either byte
-// order, micro- or nanosecond times) and pcapng (Enhanced and Simple Packet Blocks;
-// each interface's time resolution and offset; other blocks skipped). Times are
-// microseconds, converted as libpcap converts them for a reader that asks for
-// microseconds.
+// Both formats libpcap reads: classic pcap (format 2.4, either byte order, micro- or
+// nanosecond times) and pcapng (Enhanced and Simple Packet Blocks,
+// and the obsolete Packet Blocks libpcap still reads; each interface's time
+// resolution and offset; other blocks skipped). Times are microseconds, converted as
+// libpcap converts them for a reader that asks for microseconds.
 //
 // The file is hostile input like any packet: a record or block that runs past the
 // end of the file, or that cannot be framed (an impossible length, a block trailer
 // that does not repeat its length, a packet on an interface never described,
-// interfaces of differing link types, which libpcap also refuses), ends the reading
-// with a status saying which and where, never a read out of bounds. Frames longer
-// than the snap length are cut to it, as libpcap does. Anything else, and pcap
-// before format 2.4 (whose record lengths libpcap may swap), is refused at open
-// (NotPcap): the caller may fall back to libpcap.
+// interfaces of differing link types or snap lengths, which libpcap also refuses),
+// ends the reading with a status saying which and where, never a read out of bounds.
+// Frames longer than the snap length are cut to it, as libpcap does. Anything else,
+// and pcap before format 2.4 or DG/UX's 543.0 (whose record lengths libpcap swaps),
+// is refused at open (NotPcap): the caller may fall back to libpcap.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +44,11 @@ public:
     enum class Format { Pcap, Pcapng };
     enum class OpenError { None, System, NotPcap, BadHeader };
 
-    // libpcap's bound on a record (MAXIMUM_SNAPLEN): beyond it a length is corrupt.
+    // libpcap's bound on a classic pcap record (MAXIMUM_SNAPLEN), and on a pcapng
+    // block: beyond them a length is corrupt. A pcapng frame may be as long as the
+    // interface's snap length, which libpcap bounds only by the block's size.
     static constexpr uint32_t kMaxCaplen = 262144;
+    static constexpr uint32_t kMaxBlock = 16u << 20;
 
     // Maps `path`. On failure returns nullptr, sets `err` and a one-line `why`.
     static std::unique_ptr<PcapFile> open(const std::string& path, OpenError& err, std::string& why);
@@ -76,6 +79,9 @@ public:
     uint32_t linktype() const noexcept { return linktype_; }
     uint32_t snaplen() const noexcept { return snaplen_; }
     bool nanosecond() const noexcept { return nano_; }  // classic pcap only
+    // pcapng: the time units per second of interface `i` of the current section
+    // (if_tsresol), or 0 if it is not described.
+    uint64_t time_units(uint32_t i) const noexcept { return i < ifaces_.size() ? ifaces_[i].units : 0; }
 
 private:
     // A pcapng interface: how its 64-bit times convert to seconds and microseconds.

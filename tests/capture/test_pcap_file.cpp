@@ -215,12 +215,13 @@ struct Ng {
         b.resize(b.size() + ((4 - body.size() % 4) % 4), 0);
         put32(b, len, big);
     }
-    void shb() {
+    void shb(uint16_t major = 1, uint16_t minor = 0, size_t options = 0, uint32_t byte_order = 0x1a2b3c4d) {
         std::vector<uint8_t> v;
-        put32(v, 0x1a2b3c4d, big);
-        put16(v, 1, big);
-        put16(v, 0, big);
+        put32(v, byte_order, big);
+        put16(v, major, big);
+        put16(v, minor, big);
         for (int i = 0; i < 8; ++i) v.push_back(0xff);  // section length unknown
+        v.resize(v.size() + options, 0);
         block(0x0a0d0d0a, v);
     }
     // tsresol: -1 = no option (microseconds).
@@ -256,6 +257,18 @@ struct Ng {
         v.insert(v.end(), data.begin(), data.end());
         block(6, v);
     }
+    // The obsolete Packet Block: a 16-bit interface number and a drop count.
+    void pb(uint16_t iface, uint64_t t, const std::vector<uint8_t>& data) {
+        std::vector<uint8_t> v;
+        put16(v, iface, big);
+        put16(v, 7, big);  // drops
+        put32(v, static_cast<uint32_t>(t >> 32), big);
+        put32(v, static_cast<uint32_t>(t), big);
+        put32(v, static_cast<uint32_t>(data.size()), big);
+        put32(v, static_cast<uint32_t>(data.size()), big);
+        v.insert(v.end(), data.begin(), data.end());
+        block(2, v);
+    }
     void spb(const std::vector<uint8_t>& data) {
         std::vector<uint8_t> v;
         put32(v, static_cast<uint32_t>(data.size()), big);
@@ -279,6 +292,7 @@ TEST(PcapFile, PcapngPacketsOfEveryInterfaceAndResolutionReadAsLibpcapReadsThem)
         ng.epb(2, (uint64_t{1700000000} << 20) + 524288, std::vector<uint8_t>(64, 0x03));  // .5 s
         ng.epb(3, 1700000000123456ull, std::vector<uint8_t>(60, 0x06));
         ng.spb(std::vector<uint8_t>(62, 0x04));
+        ng.pb(1, 1700000000223456789ull, std::vector<uint8_t>(63, 0x07));
         ng.shb();  // a second section describes its interfaces anew
         ng.idb(1, 65535, 3);  // milliseconds
         ng.epb(0, 1700000000123ull, std::vector<uint8_t>(60, 0x05));
@@ -290,14 +304,58 @@ TEST(PcapFile, PcapngPacketsOfEveryInterfaceAndResolutionReadAsLibpcapReadsThem)
         const auto got = read_all(*f, 2);
         EXPECT_EQ(f->status(), PcapFile::Status::End);
         expect_same(got, libpcap_frames(t.path()));
-        ASSERT_EQ(got.size(), 6u);
+        ASSERT_EQ(got.size(), 7u);
         EXPECT_EQ(got[0].ts_us, 1700000000123456u);
         EXPECT_EQ(got[1].ts_us, 1700003600123456u);
         EXPECT_EQ(got[1].wirelen, 1514u);
         EXPECT_EQ(got[2].ts_us, 1700000000500000u);
         EXPECT_EQ(got[3].ts_us, 1699999940123456u);
         EXPECT_EQ(got[4].ts_us, 0u);
-        EXPECT_EQ(got[5].ts_us, 1700000000123000u);
+        EXPECT_EQ(got[5].ts_us, 1700003600223456u);
+        EXPECT_EQ(got[5].caplen, 63u);
+        EXPECT_EQ(got[6].ts_us, 1700000000123000u);
+    }
+}
+
+TEST(PcapFile, SimplePacketsTakeTheFirstInterfacesTimeOffsetAsInLibpcap) {
+    Ng ng;
+    ng.shb();
+    ng.idb(1, 65535, -1, 3600);
+    ng.spb(std::vector<uint8_t>(60, 0x04));
+    TempFile t(ng.b);
+    auto f = open_ok(t.path());
+    const auto got = read_all(*f);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].ts_us, 3600000000u);
+    expect_same(got, libpcap_frames(t.path()));
+}
+
+// The deliberate differences from libpcap 1.10 (tests/fuzz/fuzz_capture.cpp skips
+// these times when it compares the two readers).
+TEST(PcapFile, TimesLibpcapGetsWrongAreReadAsTheFormatDefinesThem) {
+    {  // classic pcap: unsigned 32-bit seconds, so 2^31 is January 2038, not December 1901
+        TempFile t(pcap_bytes({{0x80000000u, 5, std::vector<uint8_t>(60, 0xab)}}));
+        auto f = open_ok(t.path());
+        const auto got = read_all(*f);
+        ASSERT_EQ(got.size(), 1u);
+        EXPECT_EQ(got[0].ts_us, 0x80000000ull * 1000000u + 5);
+        const auto ref = libpcap_frames(t.path());
+        ASSERT_EQ(ref.size(), 1u);
+        EXPECT_NE(ref[0].ts_us, got[0].ts_us);  // libpcap: -2^31 s
+    }
+    {  // pcapng in units of 2^-50 s: libpcap's fraction * 10^6 overflows 64 bits
+        Ng ng;
+        ng.shb();
+        ng.idb(1, 65535, 0x80 | 50);
+        ng.epb(0, (uint64_t{1000} << 50) + (uint64_t{1} << 49), std::vector<uint8_t>(60, 0x01));  // 1000.5 s
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        const auto got = read_all(*f);
+        ASSERT_EQ(got.size(), 1u);
+        EXPECT_EQ(got[0].ts_us, 1000500000u);
+        const auto ref = libpcap_frames(t.path());
+        ASSERT_EQ(ref.size(), 1u);
+        EXPECT_NE(ref[0].ts_us, got[0].ts_us);
     }
 }
 
@@ -316,6 +374,89 @@ TEST(PcapFile, PcapngPacketBeyondTheSnapLengthStopsTheReadingAsInLibpcap) {
     EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
     EXPECT_EQ(got.size(), 1u);
     expect_same(got, libpcap_frames(t.path()));
+}
+
+TEST(PcapFile, PcapngFramesMayBeAsLongAsTheSnapLengthWithinLibpcapsBlockBound) {
+    // A classic record beyond 256 KiB is corrupt to libpcap; a pcapng frame is bounded
+    // by its interface's snap length and its block's size (16 MiB) only.
+    Ng ng;
+    ng.shb();
+    ng.idb(1, 1000000);
+    ng.epb(0, 1, std::vector<uint8_t>(300000, 0x08));
+    ng.block(0x99, std::vector<uint8_t>(PcapFile::kMaxBlock - 12, 0));  // a custom block of the largest size
+    ng.epb(0, 2, std::vector<uint8_t>(60, 0x09));
+    ng.block(0x99, std::vector<uint8_t>(PcapFile::kMaxBlock - 8, 0));  // one beyond it
+    ng.epb(0, 3, std::vector<uint8_t>(60, 0x0a));
+    TempFile t(ng.b);
+    auto f = open_ok(t.path());
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->snaplen(), 1000000u);
+    const auto got = read_all(*f);
+    EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].caplen, 300000u);
+    expect_same(got, libpcap_frames(t.path()));
+}
+
+TEST(PcapFile, PcapngSectionHeadersAreCheckedAsLibpcapChecksThem) {
+    auto file = [](auto&& first) {
+        Ng ng;
+        first(ng);
+        ng.idb(1, 65535);
+        ng.epb(0, 1, std::vector<uint8_t>(60, 0x01));
+        return ng.b;
+    };
+    auto opens = [](const std::vector<uint8_t>& b) {
+        TempFile t(b);
+        PcapFile::OpenError err;
+        std::string why;
+        auto f = PcapFile::open(t.path(), err, why);
+        char perr[PCAP_ERRBUF_SIZE];
+        pcap_t* p = pcap_open_offline(t.path().c_str(), perr);
+        EXPECT_EQ(f != nullptr, p != nullptr) << why << " / " << perr;
+        if (p) pcap_close(p);
+        if (!f) {
+            EXPECT_EQ(err, PcapFile::OpenError::BadHeader);
+            return false;
+        }
+        expect_same(read_all(*f), libpcap_frames(t.path()));
+        return true;
+    };
+    // The first section header: versions 1.0 and 1.2 only, at most 1 MiB.
+    EXPECT_TRUE(opens(file([](Ng& ng) { ng.shb(1, 2); })));
+    EXPECT_FALSE(opens(file([](Ng& ng) { ng.shb(1, 1); })));
+    EXPECT_FALSE(opens(file([](Ng& ng) { ng.shb(2, 0); })));
+    EXPECT_TRUE(opens(file([](Ng& ng) { ng.shb(1, 0, (1u << 20) - 28); })));
+    EXPECT_FALSE(opens(file([](Ng& ng) { ng.shb(1, 0, (1u << 20) - 24); })));
+    // Its length need not be a multiple of 4, nor its trailer repeat it: libpcap
+    // checks neither, and the next block starts where the length says.
+    auto odd = file([](Ng& ng) { ng.shb(1, 0, 4); });
+    odd.erase(odd.begin() + 26, odd.begin() + 28);
+    odd[4] = 30;  // 32 -> 30
+    EXPECT_TRUE(opens(odd));
+    // Blocks before the first interface, another section header among them, are
+    // passed over unread.
+    EXPECT_TRUE(opens(file([](Ng& ng) {
+        ng.shb();
+        ng.block(5, std::vector<uint8_t>(20, 0));
+        ng.shb(7, 7, 0, 0x01020304);
+    })));
+    // A later section header must keep the byte order and the major version.
+    for (bool major : {false, true}) {
+        auto b = file([](Ng& ng) { ng.shb(); });
+        Ng next;
+        if (major) next.shb(2, 0);
+        else next.shb(1, 0, 0, 0x4d3c2b1a);
+        next.idb(1, 65535);
+        next.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        b.insert(b.end(), next.b.begin(), next.b.end());
+        TempFile t(b);
+        auto f = open_ok(t.path());
+        const auto got = read_all(*f);
+        EXPECT_EQ(got.size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+        expect_same(got, libpcap_frames(t.path()));
+    }
 }
 
 TEST(PcapFile, DamagedPcapngStopsAtTheBlockThatCannotBeRead) {
@@ -338,6 +479,24 @@ TEST(PcapFile, DamagedPcapngStopsAtTheBlockThatCannotBeRead) {
         Ng ng = base();
         ng.idb(101, 65535);
         ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+    }
+    {  // a second interface of another snap length (libpcap: "a snapshot length ... different")
+        Ng ng = base();
+        ng.idb(1, 1500);
+        ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
+        TempFile t(ng.b);
+        auto f = open_ok(t.path());
+        EXPECT_EQ(read_all(*f).size(), 1u);
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+        EXPECT_EQ(libpcap_frames(t.path()).size(), 1u);
+    }
+    {  // an obsolete Packet Block on an interface never described
+        Ng ng = base();
+        ng.pb(1, 2, std::vector<uint8_t>(60, 0x02));
         TempFile t(ng.b);
         auto f = open_ok(t.path());
         EXPECT_EQ(read_all(*f).size(), 1u);
@@ -388,16 +547,19 @@ TEST(PcapFile, DamagedPcapngStopsAtTheBlockThatCannotBeRead) {
         EXPECT_EQ(f->offset(), at);
         EXPECT_EQ(libpcap_frames(t.path()).size(), 1u);
     }
-    {  // a packet before any interface description: refused at open, as libpcap does
+    for (bool obsolete : {false, true}) {  // a packet before any interface description: refused at open, as libpcap does
         Ng ng;
         ng.shb();
-        ng.epb(0, 1, std::vector<uint8_t>(60, 0x01));
+        if (obsolete) ng.pb(0, 1, std::vector<uint8_t>(60, 0x01));
+        else ng.epb(0, 1, std::vector<uint8_t>(60, 0x01));
         ng.idb(1, 65535);
         TempFile t(ng.b);
         PcapFile::OpenError err;
         std::string why;
         EXPECT_EQ(PcapFile::open(t.path(), err, why), nullptr);
         EXPECT_EQ(err, PcapFile::OpenError::BadHeader);
+        char perr[PCAP_ERRBUF_SIZE];
+        EXPECT_EQ(pcap_open_offline(t.path().c_str(), perr), nullptr) << "obsolete " << obsolete;
     }
 }
 
@@ -523,7 +685,20 @@ TEST(PcapFile, RandomlyDamagedFilesNeverYieldAFrameOutsideTheFile) {
 
 // Before format 2.4 libpcap swaps a record's lengths (always before 2.3, where the
 // captured one is the larger in 2.3): such files are left to libpcap (the pcap PMD).
-TEST(PcapFile, PcapBeforeVersion24IsLeftToLibpcap) {
+TEST(PcapFile, PcapBeforeVersion24AndDgUxPcapAreLeftToLibpcap) {
+    {  // DG/UX's 543.0: the two lengths always in the other order
+        auto b = pcap_bytes({{1700000000, 1, std::vector<uint8_t>(60, 0xab), 1514}});
+        b[4] = 543 & 0xff;
+        b[5] = 543 >> 8;
+        b[6] = 0;
+        TempFile t(b);
+        PcapFile::OpenError err;
+        std::string why;
+        EXPECT_EQ(PcapFile::open(t.path(), err, why), nullptr);
+        EXPECT_EQ(err, PcapFile::OpenError::NotPcap);
+        EXPECT_NE(why.find("version 543.0"), std::string::npos) << why;
+        EXPECT_TRUE(libpcap_frames(t.path()).empty());  // 1514 bytes captured, past the end
+    }
     for (const uint8_t minor : {uint8_t{0}, uint8_t{2}, uint8_t{3}}) {
         auto b = pcap_bytes({{1700000000, 1, std::vector<uint8_t>(60, 0xab), 1514}});
         b[6] = minor;
