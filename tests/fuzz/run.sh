@@ -42,7 +42,9 @@ done
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || built=1; done
 [ $built -eq 0 ] || die "the core did not build"
 for t in "${targets[@]}"; do
-  "$cxx" "${flags[@]}" "$here/fuzz_$t.cpp" "$build"/obj/*.o -o "$build/fuzz_$t" || die "fuzz_$t did not build"
+  libs=()
+  [ "$t" = capture ] && libs=(-lpcap)  # the oracle it compares the reader with
+  "$cxx" "${flags[@]}" "$here/fuzz_$t.cpp" "$build"/obj/*.o "${libs[@]}" -o "$build/fuzz_$t" || die "fuzz_$t did not build"
 done
 
 case_of() { case "$1" in capture) echo capture ;; *) echo segments ;; esac; }
