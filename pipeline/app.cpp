@@ -178,6 +178,8 @@ struct App {
     uint32_t max_caplen = 0;        // replay: largest frame in the capture file
     uint32_t linktype = 1;
     bool from_file = false;  // replay --reader mmap: the workers read the mapped file, no port
+    bool pmd_replay = false;  // replay of a finite file through the pcap PMD
+    std::atomic<bool> capture_read_error{false};  // pmd_replay: libpcap stopped at a damaged record
     Clock clock;
     rte_mempool* mbufs = nullptr;
     rte_mempool* records = nullptr;
@@ -236,6 +238,18 @@ bool replay_complete() {
     const bool eof = losses == g.losses_at_last_check;
     g.losses_at_last_check = losses;
     return eof;
+}
+
+// Replay through the pcap PMD: where libpcap cannot read a record, the PMD counts an
+// rx error (ierrors) and its next poll reads on from wherever libpcap stopped, in the
+// middle of the damage, where tcpdump stops. So do we. A poll that hit the error
+// returned fewer frames than asked: checked after each such poll, before the next.
+bool replay_read_error() {
+    if (!g.pmd_replay) return false;
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(g.port, &st) != 0 || st.ierrors == 0) return false;
+    g.capture_read_error = true;
+    return true;
 }
 
 // The reading stopped at a record that cannot be framed (not at the end, not on a stop).
@@ -540,6 +554,7 @@ int worker_loop(Worker& w, Shard& shard) {
         uint16_t n = w.direct_rx ? rte_eth_rx_burst(g.port, w.queue, mb, kBurst)
                                  : static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
                                        w.in_ring, reinterpret_cast<void**>(mb), kBurst, nullptr));
+        const bool read_error = w.direct_rx && n < kBurst && replay_read_error();  // after this burst
         if (n > 0 && rx_only) {
             auto& st = shard.stats();
             st.packets_rx += n;
@@ -547,6 +562,7 @@ int worker_loop(Worker& w, Shard& shard) {
             rte_pktmbuf_free_bulk(mb, n);
             idle = 0;
             last_progress_tsc = rte_rdtsc();
+            if (read_error) break;
             continue;
         }
         if (n > 0) {
@@ -571,8 +587,10 @@ int worker_loop(Worker& w, Shard& shard) {
             drain_reports(w);
             idle = 0;
             last_progress_tsc = t0;
+            if (read_error) break;
             continue;
         }
+        if (read_error) break;
         if (!g.replay) {  // live: time passes without packets
             const uint64_t now = g.clock.now_us();
             shard.sweep(now);
@@ -672,6 +690,7 @@ void distributor_main(uint64_t stop_at) {
     for (;;) {
         if (g_stop.load(std::memory_order_relaxed)) break;
         uint16_t n = rte_eth_rx_burst(g.port, 0, mb, kBurst);
+        const bool read_error = n < kBurst && replay_read_error();  // after this burst
         uint64_t now_tsc = rte_rdtsc();
         if (n > 0) {
             const uint64_t wall = g.clock.now_us();
@@ -706,7 +725,9 @@ void distributor_main(uint64_t stop_at) {
             g.dist_ts.store(max_ts, std::memory_order_release);
             idle = 0;
             last_progress = now_tsc;
+            if (read_error) break;
         } else {
+            if (read_error) break;
             if (g_stop.load(std::memory_order_relaxed)) break;
             if (g.replay && (idle & 63) == 0) {
                 if (replay_complete()) break;
@@ -1065,6 +1086,7 @@ int run(Options& o, const char* argv0) {
     std::unique_ptr<capture::PcapFile> file;  // the mapping; worker 0 reads it with a cursor of its own
     if (g.replay && o.reader == Reader::Mmap && !o.infinite_rx) file = open_capture_file(o.replay_file);
     g.from_file = file != nullptr;
+    g.pmd_replay = g.replay && !g.from_file && !o.infinite_rx;
     open_outputs(o);  // before EAL: a bad path is a usage error, not a half-started run
     if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
     engine::ShardConfig scfg = o.shard;
@@ -1231,6 +1253,9 @@ int run(Options& o, const char* argv0) {
     s.duration_s = secs;
     s.rx_ring_drops = g.rx_ring_drops;
     if (!g.from_file) s.port_rx_errors = port_losses(g.port);
+    if (g.capture_read_error)
+        spdlog::warn("{}: libpcap could not read the record after frame {}; the rest of the capture was not read "
+                     "(tcpdump stops there too)", o.replay_file, port_received(g.port));
     if (g.from_file && file_damaged(*g.workers[0]->file)) {
         const auto& f = *g.workers[0]->file;  // every worker read the same frames
         s.capture_unread_bytes = f.size() - f.offset();
