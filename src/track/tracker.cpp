@@ -741,6 +741,10 @@ void process(Conn& c, ConnCold& cold, const PacketView& v, Role r, uint64_t ts) 
         scaled_history(cold, r, LogLetter::Checksum, 'C');
         return;
     }
+    // Picked up mid-stream: assume open, once a packet counts (one with a bad
+    // checksum says nothing of the endpoints).
+    if (c.has(cflag::Midstream) && c.pkts[0] == 0 && c.pkts[1] == 0)
+        c.rfc[0] = c.rfc[1] = TcpState::Established;
     Seg s = make_seg(v);
 
     // PR 2191: an ACK or data right after a connection-opening SYN-ACK.
@@ -1057,10 +1061,7 @@ void init_general(Conn& c, ConnCold& cold, const parse::PacketView& v, bool send
         set_flag(c, cflag::Flipped, true);
         add_history(cold, '^');
     }
-    if (!syn) {
-        set_flag(c, cflag::Midstream, true);
-        c.rfc[0] = c.rfc[1] = TcpState::Established;  // picked up mid-stream: assume open
-    }
+    if (!syn) set_flag(c, cflag::Midstream, true);  // its RFC states: see process()
     process(c, cold, v, role_of(c, sender_lo), ts_us);
 }
 

@@ -81,6 +81,24 @@ TEST(Validation, BadChecksumIsNotCountedAndDoesNotMoveState) {
     EXPECT_EQ(s.client_state(), TcpState::Closed);
 }
 
+TEST(Validation, MidstreamConnectionOfBadChecksumsOnlyIsNotAssumedOpen) {
+    // With no SYN the tracker assumes an open connection, but only once a packet
+    // counts: until then nothing is known of either endpoint.
+    Session s(ep("10.0.0.1", 50000), ep("10.0.0.2", 80));
+    s.client("[.] seq 1000:1100 ack 5000 win 500 badsum", 0.0);
+    s.server("[.] seq 5000 ack 1100 win 500 badsum", 0.01);
+    ConnRecord r = s.record();
+    EXPECT_STREQ(r.history, "Cc");
+    EXPECT_EQ(r.conn_state, ZeekState::OTH);
+    EXPECT_EQ(r.orig_pkts + r.resp_pkts, 0u);
+    EXPECT_EQ(s.client_state(), TcpState::Closed);
+    EXPECT_EQ(s.server_state(), TcpState::Closed);
+    s.client("[.] seq 1100:1200 ack 5000 win 500", 0.02);  // the first that counts
+    EXPECT_EQ(s.client_state(), TcpState::Established);
+    EXPECT_EQ(s.server_state(), TcpState::Established);
+    EXPECT_EQ(s.record().orig_pkts, 1u);
+}
+
 TEST(Direction, SynAckFirstIsFlipped) {
     // A SYN-ACK from a well-known server port: Zeek flips at once ("^h").
     Session s(ep("141.142.220.235", 6705), ep("173.192.163.128", 80));
