@@ -467,40 +467,35 @@ TEST(PcapFile, DamagedPcapngStopsAtTheBlockThatCannotBeRead) {
         ng.epb(0, 1, std::vector<uint8_t>(60, 0x01));
         return ng;
     };
-    {  // a packet on an interface never described
-        Ng ng = base();
-        ng.epb(3, 2, std::vector<uint8_t>(60, 0x02));
+    // The first frame read, then a block that stops the reading, as libpcap stops.
+    auto stops_after_one = [](const Ng& ng, const char* what) {
         TempFile t(ng.b);
         auto f = open_ok(t.path());
-        EXPECT_EQ(read_all(*f).size(), 1u);
-        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+        EXPECT_EQ(read_all(*f).size(), 1u) << what;
+        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord) << what;
+        EXPECT_EQ(libpcap_frames(t.path()).size(), 1u) << what;
+    };
+    {
+        Ng ng = base();
+        ng.epb(3, 2, std::vector<uint8_t>(60, 0x02));
+        stops_after_one(ng, "a packet on an interface never described");
     }
-    {  // a second interface of another link type (libpcap refuses it too)
+    {
         Ng ng = base();
         ng.idb(101, 65535);
         ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
-        TempFile t(ng.b);
-        auto f = open_ok(t.path());
-        EXPECT_EQ(read_all(*f).size(), 1u);
-        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+        stops_after_one(ng, "a second interface of another link type");
     }
-    {  // a second interface of another snap length (libpcap: "a snapshot length ... different")
+    {
         Ng ng = base();
         ng.idb(1, 1500);
         ng.epb(0, 2, std::vector<uint8_t>(60, 0x02));
-        TempFile t(ng.b);
-        auto f = open_ok(t.path());
-        EXPECT_EQ(read_all(*f).size(), 1u);
-        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
-        EXPECT_EQ(libpcap_frames(t.path()).size(), 1u);
+        stops_after_one(ng, "a second interface of another snap length");
     }
-    {  // an obsolete Packet Block on an interface never described
+    {
         Ng ng = base();
         ng.pb(1, 2, std::vector<uint8_t>(60, 0x02));
-        TempFile t(ng.b);
-        auto f = open_ok(t.path());
-        EXPECT_EQ(read_all(*f).size(), 1u);
-        EXPECT_EQ(f->status(), PcapFile::Status::BadRecord);
+        stops_after_one(ng, "an obsolete Packet Block on an interface never described");
     }
     {  // a captured length larger than its block
         Ng ng = base();
