@@ -4,10 +4,10 @@
 // once more into an mbuf: 194K system calls and two copies for a 796 MB capture.
 //
 // Both formats libpcap reads: classic pcap (format 2.4, either byte order, micro- or
-// nanosecond times) and pcapng (Enhanced and Simple Packet Blocks,
-// and the obsolete Packet Blocks libpcap still reads; each interface's time
-// resolution and offset; other blocks skipped). Times are microseconds, converted as
-// libpcap converts them for a reader that asks for microseconds.
+// nanosecond times) and pcapng (Enhanced and Simple Packet Blocks, and the obsolete
+// Packet Blocks libpcap still reads; each interface's time resolution and offset;
+// other blocks skipped). Times are microseconds, converted as libpcap converts them
+// for a reader that asks for microseconds.
 //
 // The file is hostile input like any packet: a record or block that runs past the
 // end of the file, or that cannot be framed (an impossible length, a block trailer
