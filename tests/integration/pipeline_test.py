@@ -11,6 +11,9 @@ cases:
              alerts on every capture, pcap and pcapng; a capture cut inside
              a record is read up to it, the unread bytes counted and reported; a
              capture whose clock jumps by 136 years is replayed at once
+  hostile    48 damaged captures (tests/pcaps/hostile/, from fuzz_capture's corpus)
+             through both readers: each ends with exit 0, having read the frames
+             libpcap reads, or with one line and exit 2; never a crash or a hang
   errors     bad arguments, a missing file, a bad config: one line on stderr, exit 2
   config     TOML config is applied and the command line overrides it
   flood      SYN flood + scans over legitimate traffic, small table: alerts, eviction of
@@ -19,6 +22,7 @@ cases:
   live       real kernel TCP across a veth pair in network namespaces, watched through
              net_af_packet; SIGINT flushes; SF, REJ and RSTO records (skips without root)
 """
+import ctypes
 import json
 import os
 import struct
@@ -211,6 +215,67 @@ def case_reader(ws, src, corpus):
                 ok, what = False, "still running after 30 s"
             failures += 0 if ok else 1
             print(f"{'ok  ' if ok else 'FAIL'} a clock jump of 136 years, --workers {workers}: {what}")
+    return failures
+
+
+def libpcap_frame_count(path):
+    """The frames libpcap reads from a capture (up to its end or its first error), or
+    None if it cannot open it: what tcpdump would read."""
+    pcap = ctypes.CDLL("libpcap.so.0.8")
+    pcap.pcap_open_offline.restype = ctypes.c_void_p
+    pcap.pcap_open_offline.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    pcap.pcap_next_ex.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    pcap.pcap_close.argtypes = [ctypes.c_void_p]
+    err = ctypes.create_string_buffer(256)
+    p = pcap.pcap_open_offline(path.encode(), err)
+    if not p:
+        return None
+    hdr, data = ctypes.c_void_p(), ctypes.c_void_p()
+    n = 0
+    while pcap.pcap_next_ex(p, ctypes.byref(hdr), ctypes.byref(data)) == 1:
+        n += 1
+    pcap.pcap_close(p)
+    return n
+
+
+def case_hostile(ws, src, corpus):
+    d = os.path.join(src, "tests/pcaps/hostile")
+    failures = 0
+    read = refused = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        stats = os.path.join(tmp, "stats.json")
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            want = libpcap_frame_count(path)
+            for reader in ("mmap", "pcap-pmd"):
+                if os.path.exists(stats):
+                    os.remove(stats)
+                cmd = [ws, "replay", path, "--reader", reader, "--conn-log", os.path.join(tmp, "conn.log"),
+                       "--stats-json", stats, "--no-summary"]
+                try:
+                    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+                except subprocess.TimeoutExpired:
+                    failures += 1
+                    print(f"FAIL {name} --reader {reader}: still running after 60 s")
+                    continue
+                errors = [l for l in p.stderr.splitlines() if not l.startswith("wirestate [")]
+                if p.returncode == 2 and len(errors) == 1:
+                    refused += 1  # libpcap cannot open it, or wirestate does not read its link type
+                    ok = want is None or "which wirestate does not read" in errors[0]
+                    what = errors[0]
+                elif p.returncode == 0:
+                    read += 1
+                    with open(stats) as f:
+                        got = json.load(f)["packets_rx"]
+                    ok = got == want
+                    what = f"{got} frames, libpcap reads {want}"
+                else:
+                    ok, what = False, f"exit {p.returncode}: {p.stderr.strip()[-300:]}"
+                if not ok:
+                    failures += 1
+                    print(f"FAIL {name} --reader {reader}: {what}")
+    print(f"{'ok  ' if failures == 0 else 'FAIL'} {read} runs read as libpcap reads, {refused} refused in one line, "
+          f"none crashed or hung")
     return failures
 
 
@@ -516,7 +581,7 @@ def case_flood(ws, src, corpus, wsgen=None):
 
 
 CASES = {"scenarios": case_scenarios, "sigint": case_sigint, "flood": case_flood, "workers": case_workers,
-         "reader": case_reader, "errors": case_errors, "config": case_config, "live": case_live}
+         "reader": case_reader, "hostile": case_hostile, "errors": case_errors, "config": case_config, "live": case_live}
 
 
 def main():
