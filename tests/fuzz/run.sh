@@ -48,13 +48,15 @@ for t in "${targets[@]}"; do
 done
 
 case_of() { case "$1" in capture) echo capture ;; *) echo segments ;; esac; }
+# The capture target also starts from the damaged captures of the pipeline-hostile test.
+more_seeds() { [ "$1" = capture ] && echo "$root/tests/pcaps/hostile"; }
 failed=0
 for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
-  echo "fuzz: $t for ${seconds}s from tests/fuzz/seeds/$(case_of "$t")"
+  echo "fuzz: $t for ${seconds}s from tests/fuzz/seeds/$(case_of "$t")$([ "$t" = capture ] && echo " and tests/pcaps/hostile")"
   # New inputs go to the build directory's corpus; the committed seeds are only read.
-  if "$build/fuzz_$t" "$corpus" "$here/seeds/$(case_of "$t")" -max_total_time="$seconds" -max_len=4096 \
+  if "$build/fuzz_$t" "$corpus" "$here/seeds/$(case_of "$t")" $(more_seeds "$t") -max_total_time="$seconds" -max_len=4096 \
        -len_control=0 -seed=1 -print_final_stats=1 -artifact_prefix="$build/$t-" >"$build/$t.log" 2>&1; then
     grep -E "^stat::(number_of_executed_units|new_units_added)" "$build/$t.log" | tr '\n' ' '
     echo
