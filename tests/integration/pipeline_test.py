@@ -12,7 +12,7 @@ cases:
              a record is read up to it, the unread bytes counted and reported; a
              capture whose clock jumps by 136 years is replayed at once
   hostile    48 damaged captures (tests/pcaps/hostile/, from fuzz_capture's corpus)
-             through both readers: each ends with exit 0, having read the frames
+             through both readers, 1 and 2 workers: each ends with exit 0, having read the frames
              libpcap reads, or with one line and exit 2; never a crash or a hang
   errors     bad arguments, a missing file, a bad config: one line on stderr, exit 2
   config     TOML config is applied and the command line overrides it
@@ -247,16 +247,16 @@ def case_hostile(ws, src, corpus):
         for name in sorted(os.listdir(d)):
             path = os.path.join(d, name)
             want = libpcap_frame_count(path)
-            for reader in ("mmap", "pcap-pmd"):
+            for reader, workers in (("mmap", "1"), ("mmap", "2"), ("pcap-pmd", "1"), ("pcap-pmd", "2")):
                 if os.path.exists(stats):
                     os.remove(stats)
-                cmd = [ws, "replay", path, "--reader", reader, "--conn-log", os.path.join(tmp, "conn.log"),
-                       "--stats-json", stats, "--no-summary"]
+                cmd = [ws, "replay", path, "--reader", reader, "--workers", workers, "--conn-log",
+                       os.path.join(tmp, "conn.log"), "--stats-json", stats, "--no-summary"]
                 try:
                     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
                 except subprocess.TimeoutExpired:
                     failures += 1
-                    print(f"FAIL {name} --reader {reader}: still running after 60 s")
+                    print(f"FAIL {name} --reader {reader} --workers {workers}: still running after 60 s")
                     continue
                 errors = [l for l in p.stderr.splitlines() if not l.startswith("wirestate [")]
                 if p.returncode == 2 and len(errors) == 1:
@@ -273,7 +273,7 @@ def case_hostile(ws, src, corpus):
                     ok, what = False, f"exit {p.returncode}: {p.stderr.strip()[-300:]}"
                 if not ok:
                     failures += 1
-                    print(f"FAIL {name} --reader {reader}: {what}")
+                    print(f"FAIL {name} --reader {reader} --workers {workers}: {what}")
     print(f"{'ok  ' if failures == 0 else 'FAIL'} {read} runs read as libpcap reads, {refused} refused in one line, "
           f"none crashed or hung")
     return failures
