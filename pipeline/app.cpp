@@ -14,6 +14,7 @@
 #include <rte_ring.h>
 #include <rte_thash.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/time.h>
@@ -250,6 +251,30 @@ bool replay_read_error() {
     if (rte_eth_stats_get(g.port, &st) != 0 || st.ierrors == 0) return false;
     g.capture_read_error = true;
     return true;
+}
+
+// Where and why libpcap stopped a PMD replay: the file read again with libpcap up to
+// the frames the PMD took from it (a damaged capture only). Returns the bytes after
+// the last frame read (the mapped-file reader counts from the damaged record, which
+// is the same place unless blocks without a frame lie between them).
+uint64_t locate_read_error(const std::string& path, uint64_t frames, uint64_t& at, std::string& why) {
+    char err[PCAP_ERRBUF_SIZE] = {0};
+    pcap_t* p = pcap_open_offline(path.c_str(), err);
+    at = 0;
+    if (p == nullptr) {
+        why = err;
+        return 0;
+    }
+    pcap_pkthdr* h;
+    const u_char* d;
+    for (uint64_t n = 0; n < frames && pcap_next_ex(p, &h, &d) == 1;) ++n;
+    const long pos = std::ftell(pcap_file(p));
+    why = pcap_next_ex(p, &h, &d) == PCAP_ERROR ? pcap_geterr(p) : "a read error";
+    pcap_close(p);
+    struct stat st {};
+    if (pos < 0 || stat(path.c_str(), &st) != 0 || st.st_size < pos) return 0;
+    at = static_cast<uint64_t>(pos);
+    return static_cast<uint64_t>(st.st_size) - at;
 }
 
 // The reading stopped at a record that cannot be framed (not at the end, not on a stop).
@@ -1253,9 +1278,15 @@ int run(Options& o, const char* argv0) {
     s.duration_s = secs;
     s.rx_ring_drops = g.rx_ring_drops;
     if (!g.from_file) s.port_rx_errors = port_losses(g.port);
-    if (g.capture_read_error)
-        spdlog::warn("{}: libpcap could not read the record after frame {}; the rest of the capture was not read "
-                     "(tcpdump stops there too)", o.replay_file, port_received(g.port));
+    if (g.capture_read_error) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(g.port, &st);  // a frame lost for want of an mbuf was read all the same
+        uint64_t at;
+        std::string why;
+        s.capture_unread_bytes = locate_read_error(o.replay_file, st.ipackets + st.rx_nombuf, at, why);
+        spdlog::warn("{}: libpcap: {}, at byte {} after frame {}; its last {} bytes were not read (tcpdump stops "
+                     "there too)", o.replay_file, why, at, st.ipackets + st.rx_nombuf, s.capture_unread_bytes);
+    }
     if (g.from_file && file_damaged(*g.workers[0]->file)) {
         const auto& f = *g.workers[0]->file;  // every worker read the same frames
         s.capture_unread_bytes = f.size() - f.offset();

@@ -13,7 +13,8 @@ cases:
              capture whose clock jumps by 136 years is replayed at once
   hostile    48 damaged captures (tests/pcaps/hostile/, from fuzz_capture's corpus)
              through both readers, 1 and 2 workers: each ends with exit 0, having read the frames
-             libpcap reads, or with one line and exit 2; never a crash or a hang
+             libpcap reads (and counted the same bytes unread), or with one line and exit 2;
+             never a crash or a hang
   errors     bad arguments, a missing file, a bad config: one line on stderr, exit 2
   config     TOML config is applied and the command line overrides it
   flood      SYN flood + scans over legitimate traffic, small table: alerts, eviction of
@@ -189,11 +190,12 @@ def case_reader(ws, src, corpus):
                 p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
                 with open(os.path.join(tmp, "bad.json")) as f:
                     st = json.load(f)
-                said = "cannot be framed" if reader == "mmap" else "libpcap could not read the record after frame 3"
-                ok = p.returncode == 0 and st["packets_rx"] == 3 and said in p.stderr
+                said = "cannot be framed" if reader == "mmap" else "bigger than snaplen of 65535, at byte 234 after frame 3"
+                ok = (p.returncode == 0 and st["packets_rx"] == 3 and said in p.stderr
+                      and st["capture_unread_bytes"] == os.path.getsize(bad) - 234)
                 failures += 0 if ok else 1
                 print(f"{'ok  ' if ok else 'FAIL'} damaged record, --reader {reader} --workers {workers}: "
-                      f"{st['packets_rx']} frames read, stops as tcpdump does")
+                      f"{st['packets_rx']} frames read, stops as tcpdump does, {st['capture_unread_bytes']} bytes unread")
 
         # A capture whose clock jumps by 136 years (a bad timestamp): three SYNs, three
         # records, at once with 1 and 2 workers (the alert engine once crossed such a
@@ -247,6 +249,7 @@ def case_hostile(ws, src, corpus):
         for name in sorted(os.listdir(d)):
             path = os.path.join(d, name)
             want = libpcap_frame_count(path)
+            unread = set()  # capture_unread_bytes: the same from every run that reads the file
             for reader, workers in (("mmap", "1"), ("mmap", "2"), ("pcap-pmd", "1"), ("pcap-pmd", "2")):
                 if os.path.exists(stats):
                     os.remove(stats)
@@ -266,16 +269,18 @@ def case_hostile(ws, src, corpus):
                 elif p.returncode == 0:
                     read += 1
                     with open(stats) as f:
-                        got = json.load(f)["packets_rx"]
-                    ok = got == want
-                    what = f"{got} frames, libpcap reads {want}"
+                        st = json.load(f)
+                    got = st["packets_rx"]
+                    unread.add(st["capture_unread_bytes"])
+                    ok = got == want and len(unread) == 1
+                    what = f"{got} frames, libpcap reads {want}; unread bytes {sorted(unread)}"
                 else:
                     ok, what = False, f"exit {p.returncode}: {p.stderr.strip()[-300:]}"
                 if not ok:
                     failures += 1
                     print(f"FAIL {name} --reader {reader} --workers {workers}: {what}")
-    print(f"{'ok  ' if failures == 0 else 'FAIL'} {read} runs read as libpcap reads, {refused} refused in one line, "
-          f"none crashed or hung")
+    print(f"{'ok  ' if failures == 0 else 'FAIL'} {read} runs read as libpcap reads (the unread bytes the same "
+          f"from both readers), {refused} refused in one line, none crashed or hung")
     return failures
 
 
