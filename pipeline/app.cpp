@@ -661,14 +661,16 @@ int worker_loop(Worker& w, Shard& shard) {
 
 int worker_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
-    if (w.compact_table) w.compact_table->prefault();  // what start-up's Prefault left, if anything
+    // --rx-only measures the source alone: the table is never touched.
+    const bool tracks = !g.opt->rx_only;
+    if (w.compact_table && tracks) w.compact_table->prefault();  // what start-up's Prefault left, if anything
     // A port that runs on (live capture, or the endless replay of --infinite-rx)
     // commits its whole shard now, on the core that will use it: a burst of new
     // connections, a SYN flood first of all, would otherwise fault in and zero
     // fresh pages on the packet path (about 400 bytes a connection) while the
     // port's ring fills. A replay that ends starts at once instead, and Prefault
     // commits ahead of the worker.
-    if (!g.replay || g.opt->infinite_rx)
+    if (tracks && (!g.replay || g.opt->infinite_rx))
         std::visit([](auto& shard) { shard->prefault_all(); }, w.shard);
     w.ready.store(true, std::memory_order_release);
     while (!g.go.load(std::memory_order_acquire)) rte_pause();
@@ -1001,11 +1003,19 @@ class Prefault {
     static constexpr uint64_t kBehind = uint64_t{4} << 20;
 
 public:
-    void start(const capture::PcapFile& f, const std::vector<std::unique_ptr<Worker>>& workers) {
-        thread_ = std::thread([this, &f, &workers] {
-            for (const auto& w : workers) w->compact_table->prefault(&stop_memory_);
-            const auto need = static_cast<uint32_t>(std::min<uint64_t>(shard(*workers.front()).capacity(),
-                                                                       f.size() / kMinFrameBytes));
+    // `file`: the mapping the workers read, followed until they are done; null for a
+    // replay through the pcap PMD, where only start-up is overlapped (the main
+    // lcore's CPU, where the thread goes next, is busy reading the file).
+    // `memory`: whether the workers need their tables (not with --rx-only).
+    void start(const capture::PcapFile* file, uint64_t file_size, bool memory,
+               const std::vector<std::unique_ptr<Worker>>& workers) {
+        thread_ = std::thread([this, file, file_size, memory, &workers] {
+            uint32_t need = 0;
+            if (memory) {
+                for (const auto& w : workers) w->compact_table->prefault(&stop_memory_);
+                need = static_cast<uint32_t>(
+                    std::min<uint64_t>(shard(*workers.front()).capacity(), file_size / kMinFrameBytes));
+            }
             const auto first = static_cast<uint32_t>(std::min<uint64_t>(need, kRecordsAhead));
             for (uint32_t at = 0; at < first && !stop_memory_.load(std::memory_order_relaxed); at += kStep) {
                 const uint32_t n = std::min(kStep, first - at);
@@ -1013,7 +1023,7 @@ public:
                 if (!stop_memory_.load(std::memory_order_relaxed)) records_ = at + n;  // else redone below
             }
             memory_done_.store(true, std::memory_order_release);
-            follow(f, workers, need);
+            if (file) follow(*file, workers, need);
         });
     }
     // Moves the thread to `cpus` (the management core's) once the EAL is up.
@@ -1119,14 +1129,19 @@ int run(Options& o, const char* argv0) {
     // The EAL's start-up sleeps while it measures the TSC (10 ms in a replay from the
     // static build, see eal_start.cpp; 100 ms otherwise): meanwhile another thread
     // commits the workers' memory and maps the capture's pages, faults the workers
-    // would take later. Replay from the file only, whose workers' tables and shards
-    // are plain memory and so can be built before the EAL (a live worker commits its
-    // own table, on its own core and memory node, before its first packet).
-    const bool early = file && o.flow_table == FlowTableKind::Compact;
+    // would take later. A replay that ends only, with the compact table, whose
+    // workers' tables and shards are plain memory and so can be built before the EAL
+    // (a port that runs on commits each worker's shard on its own core and memory
+    // node, before its first packet).
+    const bool early = g.replay && !o.infinite_rx && o.flow_table == FlowTableKind::Compact;
     if (early)
         for (unsigned i = 0; i < o.workers; ++i) g.workers.push_back(new_worker(i, o, scfg));
     Prefault prefault;
-    if (early) prefault.start(*file, g.workers);
+    if (early && (file || !o.rx_only)) {
+        struct stat st {};
+        const uint64_t size = file ? file->size() : stat(o.replay_file.c_str(), &st) == 0 ? st.st_size : 0;
+        prefault.start(file.get(), size, !o.rx_only, g.workers);
+    }
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
     if (!g.replay) args.insert(args.begin(), argv0);
