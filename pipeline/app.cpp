@@ -669,7 +669,8 @@ int worker_main(void* arg) {
     // connections, a SYN flood first of all, would otherwise fault in and zero
     // fresh pages on the packet path (about 400 bytes a connection) while the
     // port's ring fills. A replay that ends starts at once instead, and Prefault
-    // commits ahead of the worker.
+    // commits ahead of the worker (from the mapped file, all along; through the
+    // PMD, while the EAL starts).
     if (tracks && (!g.replay || g.opt->infinite_rx))
         std::visit([](auto& shard) { shard->prefault_all(); }, w.shard);
     w.ready.store(true, std::memory_order_release);
