@@ -33,14 +33,32 @@ uint64_t hash_words(const uint64_t* w, size_t n, uint64_t seed) noexcept {
 }
 
 constexpr char kBase62[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+constexpr uint32_t k62p3 = 62 * 62 * 62;
+constexpr uint64_t k62p6 = uint64_t{k62p3} * k62p3;
 
-// Least significant digit first, as Zeek's uitoa_n writes them; fixed width.
-char* put_base62(uint64_t v, int digits, char* out) noexcept {
-    for (int i = 0; i < digits; ++i) {
-        *out++ = kBase62[v % 62];
-        v /= 62;
-    }
-    return out;
+// Three base-62 digits of v < 62^3, least significant first, as Zeek's uitoa_n
+// writes them.
+void put_base62x3(uint32_t v, char* out) noexcept {
+    out[0] = kBase62[v % 62];
+    out[1] = kBase62[v / 62 % 62];
+    out[2] = kBase62[v / (62 * 62)];
+}
+
+// The uid's digits: 11 of a 64-bit value (62^11 > 2^64), then 6 of a 32-bit one
+// (62^6 > 2^32), least significant first. Digit i is v / 62^i % 62 however v is
+// split: in groups of three the digits come from independent 32-bit divisions
+// instead of one chain of seventeen.
+void put_uid_digits(uint64_t v, uint32_t w, char* out) noexcept {
+    const uint64_t low = v % k62p6;
+    const auto high = static_cast<uint32_t>(v / k62p6);  // < 2^64 / 62^6 < 62^5
+    put_base62x3(static_cast<uint32_t>(low % k62p3), out);
+    put_base62x3(static_cast<uint32_t>(low / k62p3), out + 3);
+    put_base62x3(high % k62p3, out + 6);
+    const uint32_t top = high / k62p3;  // < 62^2: digits 9 and 10
+    out[9] = kBase62[top % 62];
+    out[10] = kBase62[top / 62];
+    put_base62x3(w % k62p3, out + 11);
+    put_base62x3(w / k62p3, out + 14);  // < 2^32 / 62^3 < 62^3
 }
 
 // ---- numbers and text ---------------------------------------------------------
@@ -64,15 +82,24 @@ char* put(char* p, std::string_view s) noexcept {
 
 char* put_uint(char* p, uint64_t v) noexcept { return std::to_chars(p, p + 20, v).ptr; }
 
+// "00" to "99", so that the decimals are three independent pairs, not a chain of six.
+constexpr std::array<char, 200> kDigitPairs = [] {
+    std::array<char, 200> t{};
+    for (int i = 0; i < 100; ++i) {
+        t[2 * i] = static_cast<char>('0' + i / 10);
+        t[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+    return t;
+}();
+
 // Microseconds as seconds with exactly 6 decimals: integer arithmetic, no rounding.
 char* put_micros(char* p, uint64_t us) noexcept {
     p = put_uint(p, us / 1000000);
     *p = '.';
-    uint64_t f = us % 1000000;
-    for (int i = 6; i >= 1; --i) {
-        p[i] = static_cast<char>('0' + f % 10);
-        f /= 10;
-    }
+    const auto f = static_cast<uint32_t>(us % 1000000);
+    std::memcpy(p + 1, &kDigitPairs[2 * (f / 10000)], 2);
+    std::memcpy(p + 3, &kDigitPairs[2 * (f / 100 % 100)], 2);
+    std::memcpy(p + 5, &kDigitPairs[2 * (f % 100)], 2);
     return p + 7;
 }
 
@@ -316,32 +343,24 @@ struct JsonLine {
 }  // namespace
 
 void write_uid(const ConnRecord& r, char* out) noexcept {
-    // Direction-free: the same key whichever endpoint the tracker called orig.
-    parse::PacketView v;
-    v.src = r.orig_h;
-    v.dst = r.resp_h;
-    v.sport = r.orig_p;
-    v.dport = r.resp_p;
-    flow::FlowKey k;
-    flow::make_key(v, k);
-
-    uint8_t bytes[sizeof k + 8];
-    std::memcpy(bytes, &k, sizeof k);  // 40 bytes, no padding holes (static_assert in flow_key.hpp)
-    // Ports are host-order uint16 inside the key: rewrite them little-endian.
-    bytes[32] = static_cast<uint8_t>(k.lo_port);
-    bytes[33] = static_cast<uint8_t>(k.lo_port >> 8);
-    bytes[34] = static_cast<uint8_t>(k.hi_port);
-    bytes[35] = static_cast<uint8_t>(k.hi_port >> 8);
-    for (int i = 0; i < 8; ++i) bytes[sizeof k + i] = static_cast<uint8_t>(r.ts_us >> (8 * i));
-
-    uint64_t w[sizeof bytes / 8];
-    for (size_t i = 0; i < sizeof bytes / 8; ++i) w[i] = load_le64(bytes + 8 * i);
-    const uint64_t hi = hash_words(w, sizeof bytes / 8, 0x5a656b2d55494431ull);  // two independent seeds
-    const uint64_t lo = hash_words(w, sizeof bytes / 8, 0x7769726573746174ull);
+    // Direction-free: the flow key (flow::make_key's order: the lower address first,
+    // then the lower port) whichever endpoint the tracker called orig, as six
+    // little-endian words: both addresses, the ports and protocol as the key holds
+    // them (lo, hi, 6, three bytes of padding), the first packet's time.
+    const int c = flow::compare_addr(r.orig_h, r.resp_h);
+    const bool orig_lo = c < 0 || (c == 0 && r.orig_p <= r.resp_p);
+    const parse::Addr& lo_addr = orig_lo ? r.orig_h : r.resp_h;
+    const parse::Addr& hi_addr = orig_lo ? r.resp_h : r.orig_h;
+    const uint64_t lo_port = orig_lo ? r.orig_p : r.resp_p;
+    const uint64_t hi_port = orig_lo ? r.resp_p : r.orig_p;
+    const uint64_t w[6] = {load_le64(lo_addr.data()), load_le64(lo_addr.data() + 8),
+                           load_le64(hi_addr.data()), load_le64(hi_addr.data() + 8),
+                           lo_port | hi_port << 16 | uint64_t{6} << 32, r.ts_us};
+    const uint64_t hi = hash_words(w, 6, 0x5a656b2d55494431ull);  // two independent seeds
+    const uint64_t lo = hash_words(w, 6, 0x7769726573746174ull);
 
     out[0] = 'C';
-    char* p = put_base62(hi, 11, out + 1);  // 62^11 > 2^64
-    put_base62(lo >> 32, 6, p);             // 62^6 > 2^32: 96 bits in all
+    put_uid_digits(hi, static_cast<uint32_t>(lo >> 32), out + 1);  // 96 bits in all
 }
 
 std::string make_uid(const ConnRecord& r) {

@@ -578,6 +578,20 @@ TEST(Uid, SameConnectionSameUid) {
     EXPECT_EQ(std::string(raw, kUidLength), make_uid(r));
 }
 
+TEST(Uid, IsTheSameFromOneVersionToTheNext) {
+    // Logs of the same capture join on uid across runs and releases: these are the
+    // uids the first writer gave (IPv4; IPv6 with equal ports, so the address order
+    // alone decides the key).
+    EXPECT_EQ(make_uid(tls_session()), "CpjuQ4pqjGcckmPan3");
+    EXPECT_EQ(make_uid(lone_syn()), "CABgbDJWTSvciDP551");
+    ConnRecord r{};
+    r.ts_us = 1735689600000148ull;
+    r.orig_h = parse::Addr{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    r.resp_h = parse::Addr{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    r.orig_p = r.resp_p = 443;
+    EXPECT_EQ(make_uid(r), "COKR8t4Bi44cVRh9b3");
+}
+
 TEST(Uid, DoesNotDependOnDirection) {
     // The flow key is direction-free: a tracker that flipped orig/resp names the same connection.
     ConnRecord a = tls_session(), b = tls_session();
