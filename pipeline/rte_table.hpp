@@ -9,6 +9,7 @@
 #include <rte_eal.h>
 #include <rte_hash_crc.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -81,11 +82,13 @@ public:
         Key key(k);
         rte_hash_del_key(h_, &key);
     }
-    // The key in rte_hash's own key store (the index is its position there).
+    // The key in rte_hash's own key store (the index is its position there). A
+    // stored key sits 8 bytes into a 16-aligned slot: it is read as the FlowKey it
+    // begins with (alignment 2), never as a Key, whose alignas(16) it does not meet.
     const flow::FlowKey& key(uint32_t ix) const noexcept {
         void* p = nullptr;
         rte_hash_get_key_with_position(h_, static_cast<int32_t>(ix), &p);
-        return static_cast<const Key*>(p)->k;
+        return *static_cast<const flow::FlowKey*>(p);
     }
 
 private:
@@ -99,6 +102,7 @@ private:
         explicit Key(const flow::FlowKey& f) noexcept : k(f), zero{} {}
     };
     static_assert(sizeof(Key) == 48);
+    static_assert(offsetof(Key, k) == 0, "key() reads a stored Key as the FlowKey it begins with");
 
     char name_[RTE_HASH_NAMESIZE];
     uint32_t cap_;

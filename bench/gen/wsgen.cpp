@@ -712,7 +712,7 @@ public:
         put16(t + 14, win);
         put16(t + 16, 0);
         put16(t + 18, 0);
-        std::memcpy(t + 20, opts, opt_len);
+        if (opt_len > 0) std::memcpy(t + 20, opts, opt_len);  // opts may be null when there are none
         n += 20 + opt_len;
         put16(t + 16, fold(pseudo + sum16(t, 20 + opt_len) + prefix_[payload_len]));
 
