@@ -253,6 +253,12 @@ bool replay_read_error() {
     return true;
 }
 
+// The size of the file at `path`; 0 if it cannot be read.
+uint64_t file_bytes(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && st.st_size > 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
 // Where and why libpcap stopped a PMD replay: the file read again with libpcap up to
 // the frames the PMD took from it (a damaged capture only). Returns the bytes after
 // the last frame read (the mapped-file reader counts from the damaged record, which
@@ -271,10 +277,10 @@ uint64_t locate_read_error(const std::string& path, uint64_t frames, uint64_t& a
     const long pos = std::ftell(pcap_file(p));
     why = pcap_next_ex(p, &h, &d) == PCAP_ERROR ? pcap_geterr(p) : "a read error";
     pcap_close(p);
-    struct stat st {};
-    if (pos < 0 || stat(path.c_str(), &st) != 0 || st.st_size < pos) return 0;
+    const uint64_t size = file_bytes(path);
+    if (pos < 0 || size < static_cast<uint64_t>(pos)) return 0;
     at = static_cast<uint64_t>(pos);
-    return static_cast<uint64_t>(st.st_size) - at;
+    return size - at;
 }
 
 // The reading stopped at a record that cannot be framed (not at the end, not on a stop).
@@ -1139,9 +1145,7 @@ int run(Options& o, const char* argv0) {
         for (unsigned i = 0; i < o.workers; ++i) g.workers.push_back(new_worker(i, o, scfg));
     Prefault prefault;
     if (early && (file || !o.rx_only)) {
-        struct stat st {};
-        const uint64_t size = file ? file->size() : stat(o.replay_file.c_str(), &st) == 0 ? st.st_size : 0;
-        prefault.start(file.get(), size, !o.rx_only, g.workers);
+        prefault.start(file.get(), file ? file->size() : file_bytes(o.replay_file), !o.rx_only, g.workers);
     }
 
     std::vector<std::string> args = g.replay ? replay_eal_args(o, argv0) : o.eal_args;
