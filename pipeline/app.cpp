@@ -1133,7 +1133,7 @@ int run(Options& o, const char* argv0) {
     if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
     engine::ShardConfig scfg = o.shard;
     scfg.link = static_cast<parse::Link>(g.linktype);
-    // The EAL's start-up sleeps while it measures the TSC (10 ms in a replay from the
+    // The EAL's start-up sleeps while it measures the TSC (1 ms in a replay from the
     // static build, see eal_start.cpp; 100 ms otherwise): meanwhile another thread
     // commits the workers' memory and maps the capture's pages, faults the workers
     // would take later. A replay that ends only, with the compact table, whose

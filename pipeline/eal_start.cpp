@@ -10,11 +10,14 @@
 //    VM. They are answered from one listing of those directories, taken at the first
 //    such question (the topology cannot change in between but by CPU hot-plug).
 // 2. The EAL measures the TSC's frequency by reading it and CLOCK_MONOTONIC_RAW
-//    across a 100 ms sleep, then rounds the result to 10 MHz. While a replay's EAL
-//    starts, that sleep lasts 10 ms: a reading's error, tens of nanoseconds, is still
-//    four orders of magnitude below the rounding, and a replay times nothing by the
-//    TSC but its own statistics (capture time comes from the file). Live capture and
-//    --infinite-rx, which stamp packets by the TSC, keep the full 100 ms.
+//    across a 100 ms sleep, then rounds the result to 10 MHz. It divides by the time
+//    the clock says passed, not by the time asked for, so the sleep's length only
+//    sets how far the readings' own skew (tens of nanoseconds) can move the result.
+//    While a replay's EAL starts, that sleep lasts 1 ms: 50 ns in 1 ms is 0.005%, 130
+//    kHz at 2.6 GHz, well inside the rounding's 5 MHz either side; and a replay times
+//    nothing by the TSC but its own statistics (capture time comes from the file).
+//    Live capture and --infinite-rx, which stamp packets by the TSC, keep the full
+//    100 ms.
 #include "eal_start.hpp"
 
 #include <dirent.h>
@@ -141,7 +144,7 @@ extern "C" int __wrap_access(const char* path, int mode) {
 extern "C" int __wrap_nanosleep(const struct timespec* req, struct timespec* rem) {
     if (req != nullptr && req->tv_sec == 0 && req->tv_nsec == 100000000 &&
         ws::pipeline::g_replay_start.load(std::memory_order_relaxed)) {
-        const struct timespec shorter = {0, 10000000};
+        const struct timespec shorter = {0, 1000000};
         return __real_nanosleep(&shorter, rem);
     }
     return __real_nanosleep(req, rem);
