@@ -182,7 +182,7 @@ options (each also settable in the TOML config; the command line wins):
   --vxlan-port N, --gtpu-port N, --teredo-port N
   --port N                   EAL mode: port id to watch (default 0)
   --table N                  print up to N connections as a table at exit
-  --memory-mb N              replay: EAL memory, 0 = sized from the flow tables (default)
+  --memory-mb N              replay: EAL memory, 0 = sized for rings and pools (default)
   --reader mmap|pcap-pmd     replay: frames in place from the mapped file (default; pcap and
                              pcapng) or through DPDK's pcap PMD (libpcap reads, the PMD copies)
   --no-summary               no human summary at exit
