@@ -1000,7 +1000,6 @@ std::unique_ptr<Worker> new_worker(unsigned id, const Options& o, const engine::
 // slowest: unmapping a whole capture's pages at exit, one by one where the page
 // cache holds it in small pages, took 30 ms of a 1M-frame replay.
 class Prefault {
-    static constexpr uint64_t kMinFrameBytes = 64;   // a record header and the smallest TCP frame
     static constexpr uint64_t kRecordsAhead = 16384; // per worker: 6 MiB with their table entries
     static constexpr uint32_t kStep = 8192;          // records per round: 2 MiB of their cold lines
     static constexpr uint64_t kFileStep = uint64_t{8} << 20;
@@ -1021,7 +1020,7 @@ public:
             if (memory) {
                 for (const auto& w : workers) w->compact_table->prefault(&stop_memory_);
                 need = static_cast<uint32_t>(
-                    std::min<uint64_t>(shard(*workers.front()).capacity(), file_size / kMinFrameBytes));
+                    std::min<uint64_t>(shard(*workers.front()).capacity(), capture::max_opening_frames(file_size)));
             }
             const auto first = static_cast<uint32_t>(std::min<uint64_t>(need, kRecordsAhead));
             for (uint32_t at = 0; at < first && !stop_memory_.load(std::memory_order_relaxed); at += kStep) {
@@ -1133,6 +1132,16 @@ int run(Options& o, const char* argv0) {
     if (!g.replay) g.linktype = static_cast<uint32_t>(parse::Link::Ethernet);
     engine::ShardConfig scfg = o.shard;
     scfg.link = static_cast<parse::Link>(g.linktype);
+    // A capture opens no more connections than it has frames that could: a table whose
+    // half-open share holds them all never fills, and behaves as the configured one.
+    // A short capture then commits a small table at start-up instead of the default's
+    // 30 MB of buckets a worker. The mapping's size is fixed; libpcap (the pcap PMD)
+    // would read on into a file that grows.
+    if (file) {
+        const uint64_t fits =
+            engine::capacity_holding(capture::max_opening_frames(file->size()), o.shard.embryonic_share_pct);
+        o.flow_table_size = static_cast<uint32_t>(std::min<uint64_t>(o.flow_table_size, std::max<uint64_t>(64, fits)));
+    }
     // The EAL's start-up sleeps while it measures the TSC (1 ms in a replay from the
     // static build, see eal_start.cpp; 100 ms otherwise): meanwhile another thread
     // commits the workers' memory and maps the capture's pages, faults the workers
@@ -1314,6 +1323,7 @@ int run(Options& o, const char* argv0) {
                      f.offset(), s.capture_unread_bytes);
     }
     s.reader = !g.replay ? "port" : g.from_file ? "mmap" : "pcap-pmd";
+    s.flow_table_size = o.flow_table_size;
     if (g.alert_engine) s.alerts = g.alert_engine->stats().alerts;
     for (auto& w : g.workers) {
         const auto& st = *w->stats;

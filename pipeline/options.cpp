@@ -170,7 +170,8 @@ options (each also settable in the TOML config; the command line wins):
   --log-format zeek|json     Zeek conn.log TSV or JSON lines (default zeek)
   --stats-json PATH          final statistics as JSON
   --alerts PATH              alerts as JSON lines
-  --flow-table-size N        connections per worker (default 1048576)
+  --flow-table-size N        connections per worker (default 1048576; a replay from the
+                             mapped file takes no more than its capture can open)
   --flow-table KIND          compact (default: one line per IPv4 lookup) or rte_hash
   --embryonic-share PCT      share of the table open to half-open connections (default 50)
   --msl S                    maximum segment lifetime; TIME-WAIT lasts 2*MSL (default 60)

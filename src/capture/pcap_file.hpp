@@ -26,6 +26,14 @@
 
 namespace ws::capture {
 
+// The fewest bytes a frame that can open a TCP connection takes in a capture file: a
+// record's header (16 bytes in pcap and in a pcapng Simple Packet Block, 32 in an
+// Enhanced one) and the IPv4 and TCP headers the parser needs whole (40 bytes, with no
+// link header as LINKTYPE_RAW has none). A frame opens at most one connection, so a
+// capture of B bytes opens at most B / 56, however its frames are cut.
+inline constexpr uint64_t kMinOpeningFrameBytes = 16 + 20 + 20;
+constexpr uint64_t max_opening_frames(uint64_t file_bytes) noexcept { return file_bytes / kMinOpeningFrameBytes; }
+
 struct Frame {
     const uint8_t* data;  // into the mapping: valid while the PcapFile lives
     uint32_t caplen;      // bytes captured (at most the snap length)

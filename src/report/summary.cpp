@@ -55,6 +55,7 @@ std::string stats_json(const RunSummary& s) {
     kv(o, "tcp_bad_checksum", t.tcp_bad_checksum);
     kv(o, "tcp_untracked", t.tcp_untracked);
     kv(o, "payload_bytes", t.payload_bytes);
+    kv(o, "flow_table_size", s.flow_table_size);
     kv(o, "connections_created", t.connections_created);
     kv(o, "connections_closed", t.connections_closed);
     kv(o, "connections_expired", t.connections_expired);

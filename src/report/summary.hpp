@@ -23,6 +23,7 @@ struct RunSummary {
     std::string source;          // capture file or port description
     std::string link;            // link-layer name
     std::string reader;          // replay: "mmap" or "pcap-pmd"; live: "port"
+    uint32_t flow_table_size = 0;  // connections each worker's table holds
     engine::ShardStats totals{};  // sum over workers
     std::vector<WorkerFigures> workers;
     std::array<uint64_t, track::kZeekStateCount> conn_state{};  // records per Zeek state

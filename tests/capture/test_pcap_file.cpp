@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "capture/pcap_file.hpp"
+#include "parse/packet.hpp"
 
 namespace {
 
@@ -276,6 +277,45 @@ struct Ng {
         block(3, v);
     }
 };
+
+// A replay sizes its table from the capture's bytes (max_opening_frames): no frame
+// that opens a connection takes fewer than kMinOpeningFrameBytes of the file. A raw
+// IPv4 SYN (LINKTYPE_RAW, 40 bytes) in pcap records and in pcapng Simple Packet
+// Blocks takes exactly that, so the bound is reached; a byte less of it is no segment.
+TEST(PcapFile, TheSmallestFramesThatOpenConnectionsReachTheBoundExactly) {
+    constexpr uint32_t kFrames = 1000;
+    auto syn = [](uint32_t i) {
+        std::vector<uint8_t> f = {0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0,  // IPv4, 40 bytes, TCP
+                                  10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i),
+                                  10, 255, 0, 1,                           // a source per frame, one server
+                                  0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0,  // ports 40000 -> 80, seq 1
+                                  0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0};       // 20-byte header, SYN
+        return f;
+    };
+    std::vector<Rec> recs;
+    Ng ng;
+    ng.shb();
+    ng.idb(101, 65535);
+    for (uint32_t i = 0; i < kFrames; ++i) {
+        recs.push_back({1700000000, i, syn(i)});
+        ng.spb(syn(i));
+    }
+    auto pcap = pcap_bytes(recs);
+    pcap[20] = 101;  // LINKTYPE_RAW
+    for (const auto* bytes : {&pcap, &ng.b}) {
+        TempFile t(*bytes);
+        auto f = open_ok(t.path());
+        ASSERT_NE(f, nullptr);
+        EXPECT_EQ(ws::capture::max_opening_frames(f->size()), kFrames);
+        uint32_t syns = 0;
+        for (const Frame& fr : read_all(*f)) {
+            ws::parse::PacketView v;
+            syns += ws::parse::parse(fr.data, fr.caplen, ws::parse::Link::Raw, {}, v) == ws::parse::Kind::Tcp;
+            EXPECT_NE(ws::parse::parse(fr.data, fr.caplen - 1, ws::parse::Link::Raw, {}, v), ws::parse::Kind::Tcp);
+        }
+        EXPECT_EQ(syns, kFrames);
+    }
+}
 
 TEST(PcapFile, PcapngPacketsOfEveryInterfaceAndResolutionReadAsLibpcapReadsThem) {
     for (bool big : {false, true}) {

@@ -138,6 +138,27 @@ TYPED_TEST(ShardOn, OnePacketSynsAreEvictedBeforeRetriedAttempts) {
     EXPECT_EQ(r->syn_retrans, 2u);
 }
 
+// A replay sizes its table from the capture (pipeline/app.cpp): capacity_holding(n, pct)
+// is the least table whose half-open share takes n one-packet SYNs without an eviction
+// (for n >= 2: every table's share takes one).
+TYPED_TEST(ShardOn, CapacityHoldingIsTheLeastTableWhoseHalfOpenShareTakesEveryConnection) {
+    for (uint32_t pct : {1u, 33u, 50u, 100u}) {
+        for (uint32_t n : {2u, 7u, 100u}) {
+            const auto cap = static_cast<uint32_t>(engine::capacity_holding(n, pct));
+            for (uint32_t c : {cap, cap - 1}) {
+                TypeParam rig(c, pct);
+                for (uint32_t i = 0; i < n; ++i)
+                    rig.one(frame({192, 0, 2, static_cast<uint8_t>(i)}, static_cast<uint16_t>(1000 + i), kServer, 80, S,
+                                  i, 0),
+                            1'000'000 + i);
+                const auto evicted = rig.shard->stats().connections_evicted;
+                if (c == cap) EXPECT_EQ(evicted, 0u) << n << " SYNs, " << pct << "% of " << c;
+                else EXPECT_GT(evicted, 0u) << n << " SYNs, " << pct << "% of " << c;
+            }
+        }
+    }
+}
+
 TYPED_TEST(ShardOn, EmbryonicShareIsBounded) {
     // Half the table for connections in their handshake: a flood never takes the
     // other half, which stays free for connections that complete.

@@ -18,7 +18,8 @@ cases:
   errors     bad arguments, a missing file, a bad config: one line on stderr, exit 2
   config     TOML config is applied and the command line overrides it
   flood      SYN flood + scans over legitimate traffic, small table: alerts, eviction of
-             half-open only, every legitimate record exact; no alert without the attack
+             half-open only, every legitimate record exact; no alert without the attack;
+             a table sized from the capture holds a capture of nothing but the smallest SYNs
   sigint     SIGINT mid-replay flushes every live connection and exits 0
   live       real kernel TCP across a veth pair in network namespaces, watched through
              net_af_packet; SIGINT flushes; SF, REJ and RSTO records (skips without root)
@@ -521,6 +522,7 @@ def case_flood(ws, src, corpus, wsgen=None):
         print(f"{'ok  ' if good else 'FAIL'} {what}")
 
     with tempfile.TemporaryDirectory() as tmp:
+        check_table_sized_from_capture(ws, tmp, check)
         for attack in (True, False):
             pcap, truth = os.path.join(tmp, "mix.pcap"), os.path.join(tmp, "mix.truth")
             args = [wsgen, pcap, "--connections", "5000", "--concurrency", "500", "--seed", "7", "--truth", truth]
@@ -583,6 +585,38 @@ def case_flood(ws, src, corpus, wsgen=None):
             check(wrong == 0, f"{'under attack: ' if attack else ''}{len(truth_list) - wrong}/{len(truth_list)} "
                               f"legitimate {'answered ' if attack else ''}connections have their exact record")
     return failures
+
+
+def smallest_syns_pcap(path, n):
+    """n raw IPv4 SYNs (LINKTYPE_RAW, 40 bytes each, a source apiece): the smallest
+    frames that open connections, 56 bytes of file each."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+        for i in range(n):
+            ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0,
+                             bytes([10, (i >> 16) & 255, (i >> 8) & 255, i & 255]), bytes([10, 255, 0, 1]))
+            tcp = struct.pack(">HHIIBBHHH", 40000, 80, 1, 0, 0x50, 0x02, 65535, 0, 0)
+            f.write(struct.pack("<IIII", 1700000000, i, 40, 40) + ip + tcp)
+
+
+def check_table_sized_from_capture(ws, tmp, check):
+    """Without --flow-table-size, a replay from the mapped file sizes each worker's
+    table from the capture (one connection per 56 bytes of file at most, divided by
+    the half-open share): a capture made of nothing but the smallest frames that open
+    connections fills that share exactly, and nothing is evicted."""
+    n = 3000
+    pcap = os.path.join(tmp, "syns.pcap")
+    smallest_syns_pcap(pcap, n)
+    for share, workers in ((50, "1"), (100, "2"), (1, "1")):
+        text, st, _ = replay(ws, pcap, tmp, "--flow-table-size", "1048576", "--embryonic-share", str(share),
+                             "--workers", workers, "--no-detect")
+        check_accounting(st, f"{n} SYNs")
+        want_size = (n * 100 + share - 1) // share
+        states = {json.loads(l)["conn_state"] for l in text.splitlines() if l.strip()}
+        check(st["flow_table_size"] == want_size and st["records_written"] == n and st["connections_evicted"] == 0
+              and states == {"S0"},
+              f"{n} smallest SYNs, half-open share {share}%, {workers} worker(s): table of {st['flow_table_size']} "
+              f"(want {want_size}), {st['records_written']} records, {st['connections_evicted']} evicted, {states}")
 
 
 CASES = {"scenarios": case_scenarios, "sigint": case_sigint, "flood": case_flood, "workers": case_workers,
