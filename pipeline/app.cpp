@@ -1133,7 +1133,9 @@ int run(Options& o, const char* argv0) {
     engine::ShardConfig scfg = o.shard;
     scfg.link = static_cast<parse::Link>(g.linktype);
     // A capture opens no more connections than it has frames that could: a table whose
-    // half-open share holds them all never fills, and behaves as the configured one.
+    // half-open share holds them all never fills, and gives every connection the record
+    // the configured one would (in another order, maybe: its expiry sweep comes round
+    // sooner).
     // A short capture then commits a small table at start-up instead of the default's
     // 30 MB of buckets a worker. The mapping's size is fixed; libpcap (the pcap PMD)
     // would read on into a file that grows.

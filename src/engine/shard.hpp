@@ -105,7 +105,8 @@ struct ShardConfig {
 };
 
 // The least table capacity whose half-open share (ShardConfig::embryonic_share_pct)
-// holds `connections`: a table that large never fills, so it behaves as any larger one.
+// holds `connections`: a table that large never fills, so every connection gets the
+// record any larger one would give it.
 constexpr uint64_t capacity_holding(uint64_t connections, uint32_t embryonic_share_pct) noexcept {
     return (connections * 100 + embryonic_share_pct - 1) / embryonic_share_pct;
 }
