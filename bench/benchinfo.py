@@ -66,3 +66,14 @@ def int_in(lo, hi):
             raise argparse.ArgumentTypeError(f"{v} is not in [{lo}, {hi}]")
         return n
     return conv
+
+
+def describe():
+    """One line for a script that prints its figures as text (bench/peers.sh)."""
+    host = machine(tsc_ghz())
+    return (f"wirestate {source_commit() or 'outside a checkout'}; {host['cpus']} CPUs ({host['cpu']}), "
+            f"TSC {host['tsc_ghz']:.3f} GHz, kernel {host['kernel']}")
+
+
+if __name__ == "__main__":
+    print(describe())

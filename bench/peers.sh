@@ -199,6 +199,7 @@ if [ "$h2h" -gt 0 ]; then
   }
   echo
   echo "Capture: $(basename "$capture"), $frames packets; cut: editcap -s 96. $h2h rounds, the three in turn."
+  echo "Measured with $(/usr/bin/python3 "$root/bench/benchinfo.py")."
   echo
   echo "| | full size | 96-byte cut |"
   echo "|---|---|---|"
@@ -259,6 +260,7 @@ declare -A label=(
 echo
 echo "Capture: $(basename "$capture"), $frames packets${truth:+, $truth TCP connections (wsgen ground truth)};" \
      "cut: editcap -s 96."
+echo "Measured with $(/usr/bin/python3 "$root/bench/benchinfo.py")."
 echo
 echo "| tool | full: wall s | Mpps | TCP connections | 96 B: wall s | Mpps | TCP connections |"
 echo "|---|---|---|---|---|---|---|"
