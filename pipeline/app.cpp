@@ -1135,10 +1135,9 @@ int run(Options& o, const char* argv0) {
     // A capture opens no more connections than it has frames that could: a table whose
     // half-open share holds them all never fills, and gives every connection the record
     // the configured one would (in another order, maybe: its expiry sweep comes round
-    // sooner).
-    // A short capture then commits a small table at start-up instead of the default's
-    // 30 MB of buckets a worker. The mapping's size is fixed; libpcap (the pcap PMD)
-    // would read on into a file that grows.
+    // sooner), while a short capture commits a small table at start-up instead of the
+    // default's 30 MB of buckets a worker. From the mapping only, whose size is fixed:
+    // libpcap (the pcap PMD) would read on into a file that grows.
     if (file) {
         const uint64_t fits =
             engine::capacity_holding(capture::max_opening_frames(file->size()), o.shard.embryonic_share_pct);
